@@ -1218,3 +1218,52 @@ mod tests {
         }
     }
 }
+
+/// Formats an amount for people to read: thousands separators and exactly
+/// `places` decimal places, for example 7015.33 as "7,015.33". Screens, slips
+/// and disclosures use it; protobuf fields use [`money`] instead.
+pub fn format_amount_grouped(amount: Decimal, places: u32) -> String {
+    let mut value =
+        amount.round_dp_with_strategy(places, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    value.rescale(places);
+    let text = value.abs().to_string();
+    let (integer, fraction) = match text.split_once('.') {
+        Some((integer, fraction)) => (integer, Some(fraction)),
+        None => (text.as_str(), None),
+    };
+    let mut grouped = String::with_capacity(integer.len() + integer.len() / 3);
+    for (index, digit) in integer.chars().enumerate() {
+        if index > 0 && (integer.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let sign = if value.is_sign_negative() && !value.is_zero() {
+        "-"
+    } else {
+        ""
+    };
+    match fraction {
+        Some(fraction) => format!("{sign}{grouped}.{fraction}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+#[cfg(test)]
+mod grouped_tests {
+    use super::*;
+
+    #[test]
+    fn grouped_amounts() {
+        assert_eq!(format_amount_grouped(Decimal::new(8_000_000, 2), 2), "80,000.00");
+        assert_eq!(format_amount_grouped(Decimal::new(701_533, 2), 2), "7,015.33");
+        assert_eq!(format_amount_grouped(Decimal::new(18_467, 2), 2), "184.67");
+        assert_eq!(format_amount_grouped(Decimal::new(225, 0), 2), "225.00");
+        assert_eq!(format_amount_grouped(Decimal::new(-123_456, 2), 2), "-1,234.56");
+        assert_eq!(
+            format_amount_grouped(Decimal::new(99_999_999_999_999, 2), 2),
+            "999,999,999,999.99"
+        );
+        assert_eq!(format_amount_grouped(Decimal::new(1_000, 0), 0), "1,000");
+    }
+}

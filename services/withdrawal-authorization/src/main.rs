@@ -1,0 +1,176 @@
+//! The withdrawal-authorization binary: `serve` runs the service,
+//! `generate-key` writes a new Ed25519 key pair, and `verify-audit` checks
+//! the audit log's hash chain and every release's signatures offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use withdrawal_authorization::{Application, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "withdrawal-authorization",
+    version,
+    about = "Four-eyes gate for time-deposit withdrawals"
+)]
+struct Cli {
+    /// File of KEY=VALUE lines read into the environment before the settings
+    /// (variables already set win).
+    #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_ENV_FILE", global = true)]
+    env_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve(Settings),
+    /// Write a new Ed25519 key pair: PATH (PKCS#8 PEM, mode 0600) and
+    /// PATH.pub (public key PEM).
+    GenerateKey {
+        /// Path of the private key file; it must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify the audit log in a database file: the hash chain, and for each
+    /// release the attestation, teller and supervisor signatures. Exits 0
+    /// when everything verifies and 1 otherwise.
+    VerifyAudit {
+        /// Database URL, sqlite://PATH.
+        #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_URL")]
+        database_url: String,
+        /// PEM "PUBLIC KEY" files of deposit-status's attestation keys,
+        /// comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        attestation_public_keys: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let env_file = std::env::args()
+        .skip_while(|arg| arg != "--env-file")
+        .nth(1)
+        .or_else(|| std::env::var("WITHDRAWAL_AUTHORIZATION_ENV_FILE").ok());
+    if let Some(path) = env_file
+        && let Err(error) = dotenvy::from_path(&path)
+    {
+        eprintln!("error: invalid WITHDRAWAL_AUTHORIZATION_ENV_FILE {path}: {error}");
+        return ExitCode::from(2);
+    }
+    let cli = Cli::parse();
+    match cli.command {
+        Command::GenerateKey { out } => generate_key(&out),
+        Command::Serve(settings) => {
+            grpc_support::server::init_tracing();
+            match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime.block_on(serve(settings)),
+                Err(error) => {
+                    eprintln!("error: failed to start the async runtime: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::VerifyAudit {
+            database_url,
+            attestation_public_keys,
+        } => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(verify_audit(&database_url, &attestation_public_keys)),
+            Err(error) => {
+                eprintln!("error: failed to start the async runtime: {error}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    let application = match Application::build(&settings).await {
+        Ok(application) => application,
+        Err(error) => {
+            tracing::error!(%error, "withdrawal-authorization failed to start");
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(
+        public = %application.public_addr(),
+        admin = %application.admin_addr(),
+        "withdrawal-authorization started"
+    );
+    match application
+        .run_until(grpc_support::server::shutdown_signal())
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "withdrawal-authorization failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn verify_audit(database_url: &str, key_files: &[PathBuf]) -> ExitCode {
+    let mut keyring = attestation::Keyring::new();
+    for path in key_files {
+        let key = match attestation::VerifyingKey::read_pem_file(path) {
+            Ok(key) => key,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Err(error) = keyring.insert(key, DateTime::<Utc>::UNIX_EPOCH, None) {
+            eprintln!("error: {}: {error}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    match withdrawal_authorization::audit::verify_database(database_url, keyring).await {
+        Ok(report) => {
+            println!(
+                "{} records, {} releases verified, {} problems",
+                report.records,
+                report.releases_verified,
+                report.problems.len()
+            );
+            for problem in &report.problems {
+                println!("problem: {problem}");
+            }
+            if report.problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("error: failed to read the audit log from {database_url}: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn generate_key(out: &std::path::Path) -> ExitCode {
+    let key = attestation::SigningKey::generate();
+    let public_path = PathBuf::from(format!("{}.pub", out.display()));
+    let result = key
+        .write_pem_file(out)
+        .and_then(|()| key.verifying_key().write_pem_file(&public_path));
+    match result {
+        Ok(()) => {
+            println!(
+                "wrote {} and {} (key id {})",
+                out.display(),
+                public_path.display(),
+                key.key_id()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

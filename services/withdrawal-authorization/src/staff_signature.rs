@@ -1,0 +1,96 @@
+//! Verification of staff signatures against the staff directory.
+
+use attestation::{Envelope, VerifyingKey};
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+use crate::error::AuthorizationError;
+use crate::store::{self, Role, StaffRow};
+
+/// Verifies that `envelope` carries `expected_type`, signed by an enrolled,
+/// active staff member with one of `roles` (the first names the signer in
+/// messages) and a key that is neither revoked nor out
+/// of its validity at `now`. Returns the signer and the verified payload.
+///
+/// The signer is found through the envelope's key id, so nothing in the
+/// payload is read before the signature is checked. Callers then check that
+/// the staff id inside the payload is the signer's.
+pub async fn verify_staff_signature(
+    connection: &mut SqliteConnection,
+    envelope: &Envelope,
+    expected_type: &str,
+    roles: &[Role],
+    now: DateTime<Utc>,
+) -> Result<(StaffRow, Vec<u8>), AuthorizationError> {
+    let what = match roles.first().copied().unwrap_or(Role::Admin) {
+        Role::Teller => "teller",
+        Role::Supervisor => "supervisor",
+        Role::Auditor => "auditor",
+        Role::Admin => "admin",
+    };
+    let invalid = |detail: String| AuthorizationError::SignatureInvalid { what, detail };
+
+    let key = store::find_staff_key(connection, &envelope.key_id)
+        .await?
+        .ok_or_else(|| invalid(format!("key id {:?} is not enrolled", truncate(&envelope.key_id))))?;
+    let staff = store::find_staff(connection, &key.staff_id)
+        .await?
+        .ok_or_else(|| AuthorizationError::StaffNotEnrolled(key.staff_id.clone()))?;
+    if !staff.active {
+        return Err(AuthorizationError::StaffInactive(staff.staff_id));
+    }
+    if !roles.contains(&staff.role) {
+        return Err(AuthorizationError::WrongRole {
+            staff_id: staff.staff_id,
+            expected: what,
+        });
+    }
+    if key.revoked_at.is_some() {
+        return Err(AuthorizationError::KeyRevoked {
+            staff_id: staff.staff_id,
+            key_id: key.key_id,
+        });
+    }
+    let valid = key.valid_from <= now && key.valid_until.is_none_or(|until| now < until);
+    if !valid {
+        return Err(AuthorizationError::KeyNotValid {
+            staff_id: staff.staff_id,
+            key_id: key.key_id,
+        });
+    }
+
+    let public_key = VerifyingKey::from_bytes(&key.public_key).map_err(|error| {
+        AuthorizationError::Store(store::StoreError::Corrupt {
+            table: "staff_keys",
+            column: "public_key",
+            value: format!("{}: {error}", key.key_id),
+        })
+    })?;
+    let payload = attestation::verify_with_key(&public_key, envelope, expected_type)
+        .map_err(|error| invalid(error.to_string()))?;
+    Ok((staff, payload.to_vec()))
+}
+
+/// Checks that the staff id a payload names is the signer's.
+pub fn require_signer(
+    signer: &StaffRow,
+    claimed_staff_id: &str,
+    what: &'static str,
+) -> Result<(), AuthorizationError> {
+    if signer.staff_id == claimed_staff_id {
+        return Ok(());
+    }
+    Err(AuthorizationError::SignatureInvalid {
+        what,
+        detail: format!(
+            "the payload names staff member {:?} but {} signed it",
+            truncate(claimed_staff_id),
+            signer.staff_id
+        ),
+    })
+}
+
+/// Shortens caller-supplied text for messages and logs.
+fn truncate(text: &str) -> String {
+    text.chars().take(80).collect()
+}
