@@ -1,0 +1,162 @@
+//! The deposit-status binary: `serve` runs the service, `generate-key`
+//! writes a new Ed25519 signing key.
+
+use std::ffi::OsString;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::task::Poll;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use deposit_status::environment::{self, ENV_FILE_VARIABLE, EnvFile};
+use deposit_status::{Application, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "deposit-status",
+    version,
+    about = "System of record for passbooks and time deposits"
+)]
+struct Cli {
+    /// File of KEY=VALUE lines read into the environment before the settings
+    /// (variables already set win).
+    #[arg(long, env = ENV_FILE_VARIABLE, global = true)]
+    env_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve(Settings),
+    /// Write a new Ed25519 key pair: PATH (PKCS#8 PEM, mode 0600) and
+    /// PATH.pub (public key PEM).
+    GenerateKey {
+        /// Path of the private key file; it must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let flags = args.get(1..).unwrap_or_default();
+    let env_file = match EnvFile::find(flags, std::env::var_os(ENV_FILE_VARIABLE)).map(EnvFile::load) {
+        None => None,
+        Some(Ok(loaded)) => Some(loaded),
+        Some(Err(error)) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            environment::name_variables_in_error(error, &Cli::command(), flags, env_file.as_ref()).exit()
+        }
+    };
+
+    match cli.command {
+        Command::GenerateKey { out } => generate_key(&out),
+        Command::Serve(settings) => {
+            grpc_support::server::init_tracing();
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("error: failed to start the async runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(serve(settings))
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> ExitCode {
+    let application = match Application::build(&settings).await {
+        Ok(application) => application,
+        Err(error) => {
+            tracing::error!(%error, "deposit-status failed to start");
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let shutdown = install_shutdown_signal().await;
+    let public_addr = application.public_addr();
+    let admin_addr = application.admin_addr();
+    tracing::info!(public = %public_addr, admin = %admin_addr, "deposit-status started");
+    // A fixed line for scripts and tests that start the service on port 0.
+    // The log line above changes with RUST_LOG and the log format.
+    println!("deposit-status listening public={public_addr} admin={admin_addr}");
+
+    match application.run_until(shutdown).await {
+        Ok(()) => {
+            tracing::info!("deposit-status stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "deposit-status failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Returns the SIGTERM and SIGINT future with its handlers installed, so a
+/// signal that arrives after the addresses are printed stops the service
+/// cleanly instead of killing it.
+///
+/// NOTE: `grpc_support::server::shutdown_signal` installs its handlers only
+/// when first polled, which `Application::run_until` does later on another
+/// task. So this function polls it once here. Remove the poll when
+/// `shutdown_signal` installs them when called.
+async fn install_shutdown_signal() -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    let mut signal = Box::pin(grpc_support::server::shutdown_signal());
+    let received =
+        std::future::poll_fn(|context| Poll::Ready(signal.as_mut().poll(context).is_ready())).await;
+    if received {
+        // A finished future must not be polled again.
+        Box::pin(std::future::ready(()))
+    } else {
+        signal
+    }
+}
+
+fn generate_key(out: &std::path::Path) -> ExitCode {
+    let mut public_path = out.as_os_str().to_owned();
+    public_path.push(".pub");
+    let public_path = PathBuf::from(public_path);
+    // Both paths are checked first, so that a failure leaves no private key
+    // without its public half. The writes below also fail rather than
+    // overwrite either file.
+    for path in [out, public_path.as_path()] {
+        if std::fs::symlink_metadata(path).is_ok() {
+            eprintln!(
+                "error: key file {} already exists and keys are never overwritten. Move or delete the old file first, or choose another path",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    let key = attestation::SigningKey::generate();
+    let result = key
+        .write_pem_file(out)
+        .and_then(|()| key.verifying_key().write_pem_file(&public_path));
+    match result {
+        Ok(()) => {
+            println!(
+                "wrote {} and {} (key id {})",
+                out.display(),
+                public_path.display(),
+                key.key_id()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
