@@ -153,7 +153,9 @@ mod tests {
     async fn same_request_replays_response() {
         let mut connection = connection().await;
         let key = RequestKey::new("Open", "r1", &message(1));
-        key.remember(&mut connection, &message(42), Utc::now()).await.unwrap();
+        key.remember(&mut connection, &message(42), Utc::now())
+            .await
+            .unwrap();
         let stored: Option<prost_types::Timestamp> = key.replay(&mut connection).await.unwrap();
         assert_eq!(stored, Some(message(42)));
     }
@@ -166,10 +168,14 @@ mod tests {
             .await
             .unwrap();
         let other_fields = RequestKey::new("Open", "r1", &message(2));
-        let result = other_fields.replay::<prost_types::Timestamp>(&mut connection).await;
+        let result = other_fields
+            .replay::<prost_types::Timestamp>(&mut connection)
+            .await;
         assert!(matches!(result, Err(IdempotencyError::Reused { .. })));
         let other_method = RequestKey::new("Close", "r1", &message(1));
-        let result = other_method.replay::<prost_types::Timestamp>(&mut connection).await;
+        let result = other_method
+            .replay::<prost_types::Timestamp>(&mut connection)
+            .await;
         assert!(matches!(result, Err(IdempotencyError::Reused { .. })));
     }
 }

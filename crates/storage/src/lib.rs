@@ -10,4 +10,6 @@ pub mod idempotency;
 mod sqlite;
 
 pub use idempotency::{IdempotencyError, RequestKey};
-pub use sqlite::{WriteTransaction, begin_write, format_instant, is_transient, is_unique_violation, open, parse_instant};
+pub use sqlite::{
+    WriteTransaction, begin_write, format_instant, is_transient, is_unique_violation, open, parse_instant,
+};

@@ -82,7 +82,9 @@ mod tests {
 
     #[test]
     fn instants_round_trip_in_text_order() {
-        let earlier = DateTime::parse_from_rfc3339("2025-02-22T01:02:03.000004Z").unwrap().with_timezone(&Utc);
+        let earlier = DateTime::parse_from_rfc3339("2025-02-22T01:02:03.000004Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let later = earlier + chrono::Duration::microseconds(1);
         assert_eq!(parse_instant(&format_instant(earlier)), Some(earlier));
         assert!(format_instant(earlier) < format_instant(later));
@@ -95,9 +97,18 @@ mod tests {
         let migrator = Migrator::DEFAULT;
         let pool = open(&url, 2, Duration::from_secs(1), &migrator).await.unwrap();
         let mut transaction = begin_write(&pool).await.unwrap();
-        sqlx::query("CREATE TABLE t (x TEXT PRIMARY KEY)").execute(&mut *transaction).await.unwrap();
-        sqlx::query("INSERT INTO t VALUES ('a')").execute(&mut *transaction).await.unwrap();
-        let duplicate = sqlx::query("INSERT INTO t VALUES ('a')").execute(&mut *transaction).await.unwrap_err();
+        sqlx::query("CREATE TABLE t (x TEXT PRIMARY KEY)")
+            .execute(&mut *transaction)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t VALUES ('a')")
+            .execute(&mut *transaction)
+            .await
+            .unwrap();
+        let duplicate = sqlx::query("INSERT INTO t VALUES ('a')")
+            .execute(&mut *transaction)
+            .await
+            .unwrap_err();
         assert!(is_unique_violation(&duplicate));
         assert!(!is_transient(&duplicate));
     }
