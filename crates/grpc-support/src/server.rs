@@ -116,6 +116,12 @@ impl ServerLimits {
         if self.concurrency_limit == 0 {
             return Err(invalid("concurrency_limit"));
         }
+        if self.concurrency_limit > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(ServeError::InvalidLimit {
+                name: "concurrency_limit",
+                reason: format!("must be at most {}", tokio::sync::Semaphore::MAX_PERMITS),
+            });
+        }
         if self.max_message_bytes == 0 {
             return Err(invalid("max_message_bytes"));
         }
@@ -227,44 +233,74 @@ pub async fn serve(
     Ok(())
 }
 
-/// Resolves when the process receives SIGTERM or SIGINT (Ctrl-C), and logs
-/// which one.
+/// Installs handlers for SIGTERM and SIGINT (Ctrl-C) and returns a future
+/// that resolves, and logs which, when the process receives either.
 ///
+/// The handlers are installed by this call, not when the future is first
+/// polled, so a signal that arrives between the call and the first poll
+/// still stops the server gracefully. Must be called inside a tokio runtime.
 /// On platforms other than Unix only Ctrl-C is watched. If a handler cannot
 /// be installed, the error is logged and that signal is not watched.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        match tokio::signal::ctrl_c().await {
-            Ok(()) => "SIGINT (Ctrl-C)",
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let mut terminate = {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(stream) => Some(stream),
+            Err(error) => {
+                tracing::error!(%error, "failed to watch for SIGTERM, so it will not stop the server");
+                None
+            }
+        }
+    };
+    #[cfg(unix)]
+    let mut interrupt = {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::interrupt()) {
+            Ok(stream) => Some(stream),
+            Err(error) => {
+                tracing::error!(%error, "failed to watch for Ctrl-C, so it will not stop the server");
+                None
+            }
+        }
+    };
+
+    async move {
+        #[cfg(unix)]
+        let received = {
+            let terminated = async {
+                match terminate.as_mut() {
+                    Some(stream) => {
+                        stream.recv().await;
+                        "SIGTERM"
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let interrupted = async {
+                match interrupt.as_mut() {
+                    Some(stream) => {
+                        stream.recv().await;
+                        "SIGINT (Ctrl-C)"
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                name = terminated => name,
+                name = interrupted => name,
+            }
+        };
+        #[cfg(not(unix))]
+        let received = match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
             Err(error) => {
                 tracing::error!(%error, "failed to watch for Ctrl-C, so it will not stop the server");
                 std::future::pending().await
             }
-        }
-    };
-
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-                "SIGTERM"
-            }
-            Err(error) => {
-                tracing::error!(%error, "failed to watch for SIGTERM, so it will not stop the server");
-                std::future::pending().await
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<&str>();
-
-    let received = tokio::select! {
-        name = interrupt => name,
-        name = terminate => name,
-    };
-    tracing::info!(signal = received, "shutdown signal received");
+        };
+        tracing::info!(signal = received, "shutdown signal received");
+    }
 }
 
 /// Builds the v1 and v1alpha reflection services for the services named in
@@ -350,8 +386,12 @@ pub fn init_tracing() {
         None => (EnvFilter::new("info"), None),
     };
 
+    // Colour codes only for a terminal: logs piped to a file or a collector
+    // stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let installed = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .try_init()
         .is_ok();
     if installed && let Some(error) = invalid {

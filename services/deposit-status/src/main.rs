@@ -2,11 +2,8 @@
 //! writes a new Ed25519 signing key.
 
 use std::ffi::OsString;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::process::ExitCode;
-use std::task::Poll;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use deposit_status::environment::{self, ENV_FILE_VARIABLE, EnvFile};
@@ -84,7 +81,9 @@ async fn serve(settings: Settings) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let shutdown = install_shutdown_signal().await;
+    // Installed before the addresses are printed, so a SIGTERM right after
+    // them stops the service cleanly.
+    let shutdown = grpc_support::server::shutdown_signal();
     let public_addr = application.public_addr();
     let admin_addr = application.admin_addr();
     tracing::info!(public = %public_addr, admin = %admin_addr, "deposit-status started");
@@ -101,26 +100,6 @@ async fn serve(settings: Settings) -> ExitCode {
             tracing::error!(%error, "deposit-status failed");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Returns the SIGTERM and SIGINT future with its handlers installed, so a
-/// signal that arrives after the addresses are printed stops the service
-/// cleanly instead of killing it.
-///
-/// NOTE: `grpc_support::server::shutdown_signal` installs its handlers only
-/// when first polled, which `Application::run_until` does later on another
-/// task. So this function polls it once here. Remove the poll when
-/// `shutdown_signal` installs them when called.
-async fn install_shutdown_signal() -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    let mut signal = Box::pin(grpc_support::server::shutdown_signal());
-    let received =
-        std::future::poll_fn(|context| Poll::Ready(signal.as_mut().poll(context).is_ready())).await;
-    if received {
-        // A finished future must not be polled again.
-        Box::pin(std::future::ready(()))
-    } else {
-        signal
     }
 }
 
