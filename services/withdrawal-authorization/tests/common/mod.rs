@@ -50,7 +50,8 @@ pub struct DepositService {
 }
 
 impl DepositService {
-    pub async fn stop(mut self) {
+    /// Stops the service and waits until it has; its files stay.
+    pub async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -78,7 +79,8 @@ pub struct AuthorizationService {
 }
 
 impl AuthorizationService {
-    pub async fn stop(mut self) {
+    /// Stops the service and waits until it has; its files stay.
+    pub async fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -1,0 +1,188 @@
+//! The audit log: every event recorded, the chain and the release
+//! signatures verifiable from public keys alone, edits and deletions found.
+
+mod common;
+
+use attestation::{Keyring, VerifyingKey};
+use bank_proto::withdrawal::{AuditEventType, GetAuditTrailRequest};
+use chrono::{DateTime, Utc};
+use common::{Bank, Staff, clone_key};
+use withdrawal_authorization::audit::{AuditProblem, verify_database};
+
+async fn attestation_keyring(bank: &Bank) -> Keyring {
+    let mut keyring = Keyring::new();
+    let key =
+        VerifyingKey::read_pem_file(bank.directory.path().join("attestation.pem.pub")).unwrap_or_else(|_| {
+            attestation::SigningKey::read_pem_file(bank.directory.path().join("attestation.pem"))
+                .unwrap()
+                .verifying_key()
+        });
+    keyring.insert(key, DateTime::<Utc>::UNIX_EPOCH, None).unwrap();
+    keyring
+}
+
+async fn released_incident(bank: &mut Bank) -> String {
+    let authorization = bank.submit("TD-UNMATURED").await;
+    let authorization = bank.acknowledge(&authorization).await.unwrap();
+    let supervisor = Staff {
+        staff_id: "S001".to_owned(),
+        key: clone_key(&bank.supervisor.key),
+    };
+    bank.co_sign(&supervisor, &[&authorization]).await.unwrap();
+    bank.release(&authorization.authorization_id).await.unwrap();
+    authorization.authorization_id
+}
+
+fn url(bank: &Bank) -> String {
+    format!("sqlite://{}", bank.authorization.database_path.display())
+}
+
+#[tokio::test]
+async fn trail_records_every_step() {
+    let mut bank = Bank::start().await;
+    let authorization_id = released_incident(&mut bank).await;
+    let records = bank
+        .authorization
+        .client
+        .get_audit_trail(GetAuditTrailRequest {
+            authorization_id: authorization_id.clone(),
+            passbook_number: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    let events: Vec<AuditEventType> = records
+        .iter()
+        .map(|record| record.entry_decoded.as_ref().unwrap().event_type())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            AuditEventType::Submitted,
+            AuditEventType::RequirementsSet,
+            AuditEventType::Acknowledged,
+            AuditEventType::Cosigned,
+            AuditEventType::ReleaseOrdered,
+            AuditEventType::Released,
+        ]
+    );
+    let cosigned = records[3].entry_decoded.as_ref().unwrap();
+    assert_eq!(cosigned.actor_staff_id, "S001");
+    assert_eq!(cosigned.envelopes.len(), 1);
+
+    let by_passbook = bank
+        .authorization
+        .client
+        .get_audit_trail(GetAuditTrailRequest {
+            authorization_id: String::new(),
+            passbook_number: "PB-INCIDENT".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    assert_eq!(by_passbook.len(), records.len());
+}
+
+#[tokio::test]
+async fn verifier_accepts_untouched_log() {
+    let mut bank = Bank::start().await;
+    released_incident(&mut bank).await;
+    let report = verify_database(&url(&bank), attestation_keyring(&bank).await)
+        .await
+        .unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.releases_verified, 1);
+    assert!(
+        report.records >= 12,
+        "staff enrollments and six events: {}",
+        report.records
+    );
+}
+
+#[tokio::test]
+async fn verifier_catches_edited_row() {
+    let mut bank = Bank::start().await;
+    released_incident(&mut bank).await;
+    let pool = sqlx::SqlitePool::connect(&url(&bank)).await.unwrap();
+    // Change one byte of the last record's entry, as someone editing the
+    // stored amount would.
+    let (sequence, mut entry): (i64, Vec<u8>) =
+        sqlx::query_as("SELECT sequence, entry FROM audit_log ORDER BY sequence DESC LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let middle = entry.len() / 2;
+    entry[middle] ^= 0x01;
+    sqlx::query("UPDATE audit_log SET entry = ?1 WHERE sequence = ?2")
+        .bind(&entry)
+        .bind(sequence)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let report = verify_database(&url(&bank), attestation_keyring(&bank).await)
+        .await
+        .unwrap();
+    assert!(
+        report.problems.contains(&AuditProblem::HashMismatch { sequence }),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[tokio::test]
+async fn verifier_catches_deleted_row() {
+    let mut bank = Bank::start().await;
+    released_incident(&mut bank).await;
+    let pool = sqlx::SqlitePool::connect(&url(&bank)).await.unwrap();
+    let sequence: i64 = sqlx::query_scalar("SELECT MAX(sequence) - 2 FROM audit_log")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE sequence = ?1")
+        .bind(sequence)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let report = verify_database(&url(&bank), attestation_keyring(&bank).await)
+        .await
+        .unwrap();
+    assert!(
+        report.problems.iter().any(|problem| matches!(problem, AuditProblem::SequenceGap { sequence: found, .. } if *found == sequence + 1)),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems.iter().any(|problem| matches!(problem, AuditProblem::BrokenChain { sequence: found, .. } if *found == sequence + 1)),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[tokio::test]
+async fn verifier_catches_forged_release_signature() {
+    let mut bank = Bank::start().await;
+    released_incident(&mut bank).await;
+    // A verifier that trusts another attestation key rejects the release.
+    let mut wrong = Keyring::new();
+    wrong
+        .insert(
+            attestation::SigningKey::generate().verifying_key(),
+            DateTime::<Utc>::UNIX_EPOCH,
+            None,
+        )
+        .unwrap();
+    let report = verify_database(&url(&bank), wrong).await.unwrap();
+    assert_eq!(report.releases_verified, 0);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|problem| matches!(problem, AuditProblem::ReleaseSignature { .. }))
+    );
+}
