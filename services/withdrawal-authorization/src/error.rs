@@ -105,9 +105,9 @@ pub enum AuthorizationError {
     #[error("deposit-status is unavailable: {0}")]
     DepositStatusUnavailable(String),
     #[error("deposit-status refused the release order: {0}")]
-    ReleaseFailed(ErrorSummary),
+    ReleaseFailed(Box<ErrorSummary>),
     #[error("deposit-status rejected the request: {0}")]
-    DepositStatusRejected(ErrorSummary),
+    DepositStatusRejected(Box<ErrorSummary>),
     #[error("staff member {0} is already enrolled")]
     StaffAlreadyEnrolled(String),
     #[error("key {0} is already enrolled")]

@@ -284,7 +284,7 @@ pub async fn execute_order(
             .await?;
             transaction.commit().await?;
             tracing::warn!(authorization_id = %row.authorization_id, %reason, "release refused by deposit-status");
-            Err(AuthorizationError::ReleaseFailed(summary))
+            Err(AuthorizationError::ReleaseFailed(Box::new(summary)))
         }
     }
 }

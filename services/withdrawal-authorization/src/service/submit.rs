@@ -653,7 +653,7 @@ pub fn deposit_call_error(error: crate::deposit_client::DepositCallError) -> Aut
             AuthorizationError::DepositStatusUnavailable(detail)
         }
         crate::deposit_client::DepositCallError::Refused(summary) => {
-            AuthorizationError::DepositStatusRejected(summary)
+            AuthorizationError::DepositStatusRejected(Box::new(summary))
         }
     }
 }
