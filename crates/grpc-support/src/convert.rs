@@ -239,8 +239,9 @@ pub fn parse_timestamp(field: &str, timestamp: Option<&Timestamp>) -> Result<Dat
 }
 
 /// Parses a required request id: a UUID in the hyphenated form
-/// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", either letter case. The nil UUID is
-/// rejected, because clients that forget to set an id send it.
+/// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" in lower case, the form RFC 9562
+/// recommends for output. The nil UUID is rejected, because clients that
+/// forget to set an id send it.
 pub fn parse_request_id(field: &str, text: &str) -> Result<Uuid, FieldViolation> {
     if text.is_empty() {
         return Err(FieldViolation::new(field, "is required"));
@@ -254,6 +255,12 @@ pub fn parse_request_id(field: &str, text: &str) -> Result<Uuid, FieldViolation>
         None
     };
     match parsed {
+        // The request id is also an idempotency key compared as text, so an
+        // upper-case spelling of a used id must not become a second key.
+        Some(_) if text.bytes().any(|byte| byte.is_ascii_uppercase()) => Err(FieldViolation::new(
+            field,
+            format!("must be a lower-case UUID, got {}", quote(text)),
+        )),
         Some(uuid) if uuid.is_nil() => Err(FieldViolation::new(
             field,
             "must not be the nil UUID 00000000-0000-0000-0000-000000000000. Generate a random (version 4) UUID for each new request",
@@ -269,12 +276,32 @@ pub fn parse_request_id(field: &str, text: &str) -> Result<Uuid, FieldViolation>
     }
 }
 
+/// True for Unicode format characters that change how text displays without
+/// showing themselves: zero-width characters, bidirectional controls and the
+/// byte order mark (Unicode general category Cf, the ones a name could use to
+/// pass for another name on a supervisor's screen).
+fn is_invisible_format(character: char) -> bool {
+    matches!(
+        character,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
 /// Checks a required free-text field and returns it without leading and
 /// trailing whitespace.
 ///
 /// Rejects text that is empty after trimming, that contains a control
-/// character (line breaks and tabs included), or that is longer than
-/// `max_chars` characters before trimming.
+/// character (line breaks and tabs included) or an invisible formatting
+/// character (see `is_invisible_format`), or that is longer than `max_chars`
+/// characters before trimming.
 pub fn require_text<'a>(field: &str, text: &'a str, max_chars: usize) -> Result<&'a str, FieldViolation> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -295,6 +322,16 @@ pub fn require_text<'a>(field: &str, text: &'a str, max_chars: usize) -> Result<
             format!(
                 "must not contain control characters, found U+{:04X}",
                 u32::from(control)
+            ),
+        ));
+    }
+
+    if let Some(invisible) = text.chars().find(|character| is_invisible_format(*character)) {
+        return Err(FieldViolation::new(
+            field,
+            format!(
+                "must not contain invisible or text-direction characters, found U+{:04X}",
+                u32::from(invisible)
             ),
         ));
     }
@@ -902,10 +939,8 @@ mod tests {
         let expected = Uuid::parse_str(hyphenated).unwrap();
 
         assert_eq!(parse_request_id("request_id", hyphenated).unwrap(), expected);
-        assert_eq!(
-            parse_request_id("request_id", &hyphenated.to_uppercase()).unwrap(),
-            expected
-        );
+        // Upper case would make a second idempotency key for the same id.
+        assert!(parse_request_id("request_id", &hyphenated.to_uppercase()).is_err());
 
         let rejected = [
             "",
@@ -1265,5 +1300,25 @@ mod grouped_tests {
             "999,999,999,999.99"
         );
         assert_eq!(format_amount_grouped(Decimal::new(1_000, 0), 0), "1,000");
+    }
+}
+
+#[cfg(test)]
+mod hostile_text_tests {
+    use super::*;
+
+    #[test]
+    fn invisible_characters_rejected() {
+        for text in ["\u{200b}", "a\u{202e}nimda", "王\u{2066}芳", "\u{feff}x"] {
+            assert!(require_text("name", text, 100).is_err(), "{text:?} accepted");
+        }
+        assert_eq!(require_text("name", " 王芳 ", 100).unwrap(), "王芳");
+    }
+
+    #[test]
+    fn upper_case_request_id_rejected() {
+        let lower = "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f";
+        assert!(parse_request_id("request_id", lower).is_ok());
+        assert!(parse_request_id("request_id", &lower.to_uppercase()).is_err());
     }
 }
