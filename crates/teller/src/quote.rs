@@ -124,7 +124,7 @@ fn invalid(lang: Lang, flag: &str, value: &str, fix_zh: &str, fix_en: &str) -> I
 /// Parses a CNY amount: plain digits with an optional point and at most two
 /// decimal places. Signs, exponents and grouping separators are rejected so
 /// that a typo never becomes a different amount.
-fn parse_amount(flag: &str, text: &str, lang: Lang) -> Result<Decimal, InvalidInput> {
+pub(crate) fn parse_amount(flag: &str, text: &str, lang: Lang) -> Result<Decimal, InvalidInput> {
     let fix_zh = "应为最多两位小数的正数金额（元），例如 80000.00";
     let fix_en = "expected a positive CNY amount with at most two decimal places, such as 80000.00";
     let (integer, fraction) = text.split_once('.').unwrap_or((text, ""));
