@@ -14,15 +14,20 @@
 //!     request_id     TEXT PRIMARY KEY,
 //!     method         TEXT NOT NULL,
 //!     request_sha256 TEXT NOT NULL,
-//!     response       BLOB NOT NULL,
+//!     response       BLOB NOT NULL,     -- BYTEA on PostgreSQL
 //!     created_at     TEXT NOT NULL
 //! );
 //! ```
+//!
+//! Two transactions with the same new request_id can both find nothing on
+//! PostgreSQL. The primary key on request_id then rejects the second insert
+//! with a unique violation, and [`crate::Database::write`] runs that
+//! transaction again, so it finds the first one's response.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use prost::Message;
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// Why a lookup or a store failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,10 +74,10 @@ impl<'a> RequestKey<'a> {
     /// [`IdempotencyError::Reused`] when another request used it.
     pub async fn replay<R: Message + Default>(
         &self,
-        connection: &mut SqliteConnection,
+        connection: &mut AnyConnection,
     ) -> Result<Option<R>, IdempotencyError> {
         let row = sqlx::query(
-            "SELECT method, request_sha256, response FROM idempotency_keys WHERE request_id = ?1",
+            "SELECT method, request_sha256, response FROM idempotency_keys WHERE request_id = $1",
         )
         .bind(self.request_id)
         .fetch_optional(connection)
@@ -100,13 +105,13 @@ impl<'a> RequestKey<'a> {
     /// transaction.
     pub async fn remember(
         &self,
-        connection: &mut SqliteConnection,
+        connection: &mut AnyConnection,
         response: &impl Message,
         at: DateTime<Utc>,
     ) -> Result<(), IdempotencyError> {
         sqlx::query(
             "INSERT INTO idempotency_keys (request_id, method, request_sha256, response, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(self.request_id)
         .bind(self.method)
@@ -125,16 +130,29 @@ mod tests {
 
     use super::*;
 
-    async fn connection() -> SqliteConnection {
-        let mut connection = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+    /// A connection to a new database with the table, on SQLite and then on
+    /// PostgreSQL.
+    async fn connections() -> Vec<AnyConnection> {
+        sqlx::any::install_default_drivers();
+        let mut sqlite = AnyConnection::connect("sqlite::memory:").await.unwrap();
         sqlx::query(
             "CREATE TABLE idempotency_keys (request_id TEXT PRIMARY KEY, method TEXT NOT NULL, \
              request_sha256 TEXT NOT NULL, response BLOB NOT NULL, created_at TEXT NOT NULL)",
         )
-        .execute(&mut connection)
+        .execute(&mut sqlite)
         .await
         .unwrap();
-        connection
+        let mut postgres = AnyConnection::connect(&test_support::postgres_database().await)
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TABLE idempotency_keys (request_id TEXT PRIMARY KEY, method TEXT NOT NULL, \
+             request_sha256 TEXT NOT NULL, response BYTEA NOT NULL, created_at TEXT NOT NULL)",
+        )
+        .execute(&mut postgres)
+        .await
+        .unwrap();
+        vec![sqlite, postgres]
     }
 
     fn message(seconds: i64) -> prost_types::Timestamp {
@@ -143,39 +161,42 @@ mod tests {
 
     #[tokio::test]
     async fn new_request_id_has_no_response() {
-        let mut connection = connection().await;
-        let key = RequestKey::new("Open", "r1", &message(1));
-        let stored: Option<prost_types::Timestamp> = key.replay(&mut connection).await.unwrap();
-        assert!(stored.is_none());
+        for mut connection in connections().await {
+            let key = RequestKey::new("Open", "r1", &message(1));
+            let stored: Option<prost_types::Timestamp> = key.replay(&mut connection).await.unwrap();
+            assert!(stored.is_none(), "{}", connection.backend_name());
+        }
     }
 
     #[tokio::test]
     async fn same_request_replays_response() {
-        let mut connection = connection().await;
-        let key = RequestKey::new("Open", "r1", &message(1));
-        key.remember(&mut connection, &message(42), Utc::now())
-            .await
-            .unwrap();
-        let stored: Option<prost_types::Timestamp> = key.replay(&mut connection).await.unwrap();
-        assert_eq!(stored, Some(message(42)));
+        for mut connection in connections().await {
+            let key = RequestKey::new("Open", "r1", &message(1));
+            key.remember(&mut connection, &message(42), Utc::now())
+                .await
+                .unwrap();
+            let stored: Option<prost_types::Timestamp> = key.replay(&mut connection).await.unwrap();
+            assert_eq!(stored, Some(message(42)), "{}", connection.backend_name());
+        }
     }
 
     #[tokio::test]
     async fn different_request_is_reuse() {
-        let mut connection = connection().await;
-        RequestKey::new("Open", "r1", &message(1))
-            .remember(&mut connection, &message(42), Utc::now())
-            .await
-            .unwrap();
-        let other_fields = RequestKey::new("Open", "r1", &message(2));
-        let result = other_fields
-            .replay::<prost_types::Timestamp>(&mut connection)
-            .await;
-        assert!(matches!(result, Err(IdempotencyError::Reused { .. })));
-        let other_method = RequestKey::new("Close", "r1", &message(1));
-        let result = other_method
-            .replay::<prost_types::Timestamp>(&mut connection)
-            .await;
-        assert!(matches!(result, Err(IdempotencyError::Reused { .. })));
+        for mut connection in connections().await {
+            RequestKey::new("Open", "r1", &message(1))
+                .remember(&mut connection, &message(42), Utc::now())
+                .await
+                .unwrap();
+            let other_fields = RequestKey::new("Open", "r1", &message(2));
+            let result = other_fields
+                .replay::<prost_types::Timestamp>(&mut connection)
+                .await;
+            assert!(matches!(result, Err(IdempotencyError::Reused { .. })));
+            let other_method = RequestKey::new("Close", "r1", &message(1));
+            let result = other_method
+                .replay::<prost_types::Timestamp>(&mut connection)
+                .await;
+            assert!(matches!(result, Err(IdempotencyError::Reused { .. })));
+        }
     }
 }

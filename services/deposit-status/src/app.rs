@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bank_proto::deposit::deposit_admin_service_server::{self, DepositAdminServiceServer};
 use bank_proto::deposit::deposit_status_service_server::{self, DepositStatusServiceServer};
@@ -18,7 +17,7 @@ use crate::clock::BusinessClock;
 use crate::config::Settings;
 use crate::keys::{KeyConfigError, ServiceKeys};
 use crate::service::{AdminService, AppState, SharedState, StatusService};
-use crate::store::{Store, StoreError};
+use crate::store::{self, StoreError};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -27,8 +26,13 @@ pub enum StartError {
     InvalidSettings(String),
     #[error(transparent)]
     Keys(#[from] KeyConfigError),
-    #[error("failed to open the database: {0}")]
-    Store(#[from] StoreError),
+    #[error("failed to open the database at DEPOSIT_STATUS_DATABASE_URL {url}: {source}")]
+    Store {
+        /// The database URL, password redacted.
+        url: String,
+        #[source]
+        source: StoreError,
+    },
     #[error("failed to bind {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -57,12 +61,12 @@ impl Application {
         let limits = settings.server_limits();
         limits.validate()?;
         let keys = ServiceKeys::load(settings)?;
-        let store = Store::open(
-            &settings.database_url,
-            settings.database_max_connections,
-            Duration::from_millis(settings.database_busy_timeout_ms),
-        )
-        .await?;
+        let store = store::open(&settings.database_url, &settings.database_options())
+            .await
+            .map_err(|source| StartError::Store {
+                url: storage::redact_password(&settings.database_url),
+                source,
+            })?;
         let state = Arc::new(AppState {
             store,
             keys,

@@ -11,6 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use clap::Args;
 use grpc_support::server::ServerLimits;
+use storage::DatabaseOptions;
 
 /// Default address of the teller-facing listener.
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:50051";
@@ -18,7 +19,7 @@ pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:50051";
 /// teller-facing port can create money.
 pub const DEFAULT_ADMIN_LISTEN_ADDR: &str = "127.0.0.1:50052";
 /// Default database: a SQLite file in the working directory, created on first
-/// start.
+/// start. A postgres:// URL selects PostgreSQL instead.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://deposit-status.db";
 /// Default lifetime of a maturity attestation: 10 minutes, long enough for a
 /// co-signature at the counter and short enough that the figures are today's.
@@ -37,6 +38,22 @@ pub const DEFAULT_DATABASE_BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Maximum busy timeout accepted, in ms: SQLite's `sqlite3_busy_timeout`
 /// takes a C `int`, and sqlx 0.9 panics on a larger value.
 pub const MAX_DATABASE_BUSY_TIMEOUT_MS: u64 = i32::MAX as u64;
+/// Default maximum time in ms to get a database connection, opening one
+/// included, before a request fails with UNAVAILABLE.
+pub const DEFAULT_DATABASE_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Maximum connect timeout accepted, in ms: one hour.
+pub const MAX_DATABASE_CONNECT_TIMEOUT_MS: u64 = 3_600_000;
+/// Default PostgreSQL `statement_timeout` in ms for every connection.
+pub const DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS: u64 = 5_000;
+/// Maximum statement timeout accepted, in ms: PostgreSQL's
+/// `statement_timeout` is a 32-bit integer of milliseconds.
+pub const MAX_DATABASE_STATEMENT_TIMEOUT_MS: u64 = i32::MAX as u64;
+/// Default number of times a PostgreSQL write transaction that conflicted
+/// with a concurrent one is run again before the request fails. It is the
+/// same as withdrawal-authorization's, whose writes conflict more often.
+pub const DEFAULT_DATABASE_SERIALIZATION_RETRIES: u32 = 20;
+/// Maximum number of reruns accepted.
+pub const MAX_DATABASE_SERIALIZATION_RETRIES: u32 = 1_000;
 /// Maximum concurrency limit accepted: the number of permits of a tokio
 /// semaphore, which the concurrency limit uses. A larger value panics.
 pub const MAX_CONCURRENCY_LIMIT: usize = tokio::sync::Semaphore::MAX_PERMITS;
@@ -59,7 +76,9 @@ pub struct Settings {
     #[arg(long, env = "DEPOSIT_STATUS_ADMIN_ALLOW_NON_LOOPBACK")]
     pub admin_allow_non_loopback: bool,
 
-    /// Database URL: sqlite://PATH (created if missing).
+    /// Database URL: sqlite://PATH (created if missing), or
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (postgresql:// too) for a
+    /// PostgreSQL database that several replicas share.
     #[arg(long, env = "DEPOSIT_STATUS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
@@ -73,6 +92,28 @@ pub struct Settings {
     #[arg(long, env = "DEPOSIT_STATUS_DATABASE_BUSY_TIMEOUT_MS", default_value_t = DEFAULT_DATABASE_BUSY_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(0..=MAX_DATABASE_BUSY_TIMEOUT_MS))]
     pub database_busy_timeout_ms: u64,
+
+    /// Maximum time in ms to get a database connection, opening one
+    /// included, before a request fails with a retryable UNAVAILABLE, 1 to
+    /// 3600000.
+    #[arg(long, env = "DEPOSIT_STATUS_DATABASE_CONNECT_TIMEOUT_MS", default_value_t = DEFAULT_DATABASE_CONNECT_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_DATABASE_CONNECT_TIMEOUT_MS))]
+    pub database_connect_timeout_ms: u64,
+
+    /// PostgreSQL only: maximum time in ms one SQL statement may run
+    /// (statement_timeout) before it fails with a retryable error, 0 for no
+    /// limit, up to 2147483647.
+    #[arg(long, env = "DEPOSIT_STATUS_DATABASE_STATEMENT_TIMEOUT_MS", default_value_t = DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_DATABASE_STATEMENT_TIMEOUT_MS))]
+    pub database_statement_timeout_ms: u64,
+
+    /// PostgreSQL only: how many times a write transaction that conflicted
+    /// with a concurrent one (serialization failure, deadlock, duplicate
+    /// key) is run again before the request fails with a retryable
+    /// UNAVAILABLE, 0 to 1000.
+    #[arg(long, env = "DEPOSIT_STATUS_DATABASE_SERIALIZATION_RETRIES", default_value_t = DEFAULT_DATABASE_SERIALIZATION_RETRIES,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_DATABASE_SERIALIZATION_RETRIES)))]
+    pub database_serialization_retries: u32,
 
     /// PKCS#8 PEM file of the Ed25519 key that signs maturity attestations
     /// (create one with `deposit-status generate-key`).
@@ -149,10 +190,11 @@ impl Settings {
                 self.admin_listen_addr
             ));
         }
-        if !self.database_url.starts_with("sqlite:") {
+        if storage::Backend::from_url(&self.database_url).is_none() {
             return Err(format!(
-                "invalid DEPOSIT_STATUS_DATABASE_URL {:?}: expected sqlite://PATH",
-                self.database_url
+                "invalid DEPOSIT_STATUS_DATABASE_URL {:?}: expected sqlite://PATH or \
+                 postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+                storage::redact_password(&self.database_url)
             ));
         }
         // The same ranges as the value parsers above, for settings built in
@@ -169,6 +211,24 @@ impl Settings {
                 self.database_busy_timeout_ms,
                 0,
                 MAX_DATABASE_BUSY_TIMEOUT_MS,
+            ),
+            (
+                "DEPOSIT_STATUS_DATABASE_CONNECT_TIMEOUT_MS",
+                self.database_connect_timeout_ms,
+                1,
+                MAX_DATABASE_CONNECT_TIMEOUT_MS,
+            ),
+            (
+                "DEPOSIT_STATUS_DATABASE_STATEMENT_TIMEOUT_MS",
+                self.database_statement_timeout_ms,
+                0,
+                MAX_DATABASE_STATEMENT_TIMEOUT_MS,
+            ),
+            (
+                "DEPOSIT_STATUS_DATABASE_SERIALIZATION_RETRIES",
+                u64::from(self.database_serialization_retries),
+                0,
+                u64::from(MAX_DATABASE_SERIALIZATION_RETRIES),
             ),
             (
                 "DEPOSIT_STATUS_ATTESTATION_LIFETIME_SECS",
@@ -208,6 +268,17 @@ impl Settings {
     /// Attestation lifetime as a duration.
     pub fn attestation_lifetime(&self) -> chrono::Duration {
         chrono::Duration::seconds(self.attestation_lifetime_secs as i64)
+    }
+
+    /// Returns the database options: pool size, timeouts and reruns.
+    pub fn database_options(&self) -> DatabaseOptions {
+        DatabaseOptions {
+            max_connections: self.database_max_connections,
+            connect_timeout: Duration::from_millis(self.database_connect_timeout_ms),
+            sqlite_busy_timeout: Duration::from_millis(self.database_busy_timeout_ms),
+            statement_timeout: Duration::from_millis(self.database_statement_timeout_ms),
+            serialization_retries: self.database_serialization_retries,
+        }
     }
 
     /// Limits applied to both listeners.

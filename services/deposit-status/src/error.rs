@@ -7,6 +7,7 @@ use attestation::VerifyError;
 use chrono::NaiveDate;
 use grpc_support::error::{ApiError, DEPOSIT_STATUS_DOMAIN, FieldViolation};
 use interest::QuoteError;
+use storage::TransactionError;
 use tonic::Code;
 
 use crate::store::StoreError;
@@ -315,6 +316,15 @@ impl From<storage::IdempotencyError> for DepositError {
                 value: request_id,
             }),
             storage::IdempotencyError::Database(error) => DepositError::from(error),
+        }
+    }
+}
+
+impl TransactionError for DepositError {
+    fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            DepositError::Store(error) => error.database_error(),
+            _ => None,
         }
     }
 }

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service.
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Write a new Ed25519 key pair: PATH (PKCS#8 PEM, mode 0600) and
     /// PATH.pub (public key PEM).
     GenerateKey {
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            runtime.block_on(serve(settings))
+            runtime.block_on(serve(*settings))
         }
     }
 }

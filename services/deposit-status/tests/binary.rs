@@ -2,7 +2,8 @@
 //! generation, start-up from environment variables and an env file,
 //! configuration errors, health, reflection and shutdown on SIGTERM. Every
 //! server listens on 127.0.0.1 port 0 and uses a SQLite file in a temporary
-//! directory.
+//! directory, except the restart test on PostgreSQL, which uses a database
+//! on the test binary's PostgreSQL cluster.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
@@ -547,7 +548,26 @@ fn invalid_setting_exits_with_usage_error() {
             "0.0.0.0:0",
             &["DEPOSIT_STATUS_ADMIN_ALLOW_NON_LOOPBACK"],
         ),
-        ("DEPOSIT_STATUS_DATABASE_URL", "postgres://127.0.0.1:1/bank", &[]),
+        (
+            "DEPOSIT_STATUS_DATABASE_URL",
+            "mysql://127.0.0.1:1/bank",
+            &["sqlite://PATH", "postgres://"],
+        ),
+        (
+            "DEPOSIT_STATUS_DATABASE_CONNECT_TIMEOUT_MS",
+            "0",
+            &["--database-connect-timeout-ms", "'0'"],
+        ),
+        (
+            "DEPOSIT_STATUS_DATABASE_STATEMENT_TIMEOUT_MS",
+            "2147483648",
+            &["'2147483648'"],
+        ),
+        (
+            "DEPOSIT_STATUS_DATABASE_SERIALIZATION_RETRIES",
+            "1001",
+            &["'1001'"],
+        ),
         (
             "DEPOSIT_STATUS_DATABASE_BUSY_TIMEOUT_MS",
             "2147483648",
@@ -802,8 +822,23 @@ async fn rotation_publishes_previous_key_until_it_expires() {
 #[tokio::test]
 async fn restart_keeps_data() {
     let deployment = Deployment::new();
-    let settings = deployment.settings();
+    restart_keeps_data_in(&deployment, deployment.settings()).await;
+}
 
+#[tokio::test]
+async fn restart_keeps_data_on_postgres() {
+    let deployment = Deployment::new();
+    let mut settings = deployment.settings();
+    settings.insert(
+        "DEPOSIT_STATUS_DATABASE_URL".to_owned(),
+        test_support::postgres_database().await,
+    );
+    restart_keeps_data_in(&deployment, settings).await;
+}
+
+/// Starts the binary with `settings`, opens a passbook, stops it, starts it
+/// again and reads the passbook back.
+async fn restart_keeps_data_in(deployment: &Deployment, settings: BTreeMap<String, String>) {
     let server = Server::start(deployment.command(&["serve"], &settings)).await;
     let mut admin = DepositAdminServiceClient::connect(server.admin_url())
         .await
@@ -840,4 +875,27 @@ async fn restart_keeps_data() {
 
     let (status, output) = restarted.terminate().await;
     assert_eq!(status.code(), Some(0), "exit status {status}; output:\n{output}");
+}
+
+#[test]
+fn unreachable_postgres_exits_with_error() {
+    let deployment = Deployment::new();
+    let mut settings = deployment.settings();
+    // Nothing listens on port 1, and the password must not be printed.
+    let url = "postgres://bank:secret@127.0.0.1:1/bank";
+    settings.insert("DEPOSIT_STATUS_DATABASE_URL".to_owned(), url.to_owned());
+    settings.insert(
+        "DEPOSIT_STATUS_DATABASE_CONNECT_TIMEOUT_MS".to_owned(),
+        "300".to_owned(),
+    );
+    let output = run(deployment.command(&["serve"], &settings));
+
+    let stderr = stderr_text(&output);
+    assert_eq!(output.status.code(), Some(USAGE_ERROR), "{stderr}");
+    assert!(stderr.contains("DEPOSIT_STATUS_DATABASE_URL"), "{stderr}");
+    assert!(
+        stderr.contains("postgres://bank:***@127.0.0.1:1/bank"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "the password was printed: {stderr}");
 }

@@ -344,16 +344,7 @@ async fn same_order_twice_pays_once() {
     assert_eq!(deposit.version, 2);
     assert!(deposit.full_withdrawal_quote.is_none());
 
-    let count: i64 = {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", service.database_path.display()))
-            .await
-            .unwrap();
-        sqlx::query_scalar("SELECT COUNT(*) FROM executions")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-    };
-    assert_eq!(count, 1);
+    assert_eq!(service.executions().await, 1);
 }
 
 #[tokio::test]
@@ -941,9 +932,11 @@ async fn data_survives_restart() {
     incident_passbook(&mut service).await;
     let directory = std::mem::replace(&mut service.directory, tempfile::tempdir().unwrap());
     let release_key = SigningKey::from_pkcs8_pem(&service.release_key.to_pkcs8_pem().unwrap()).unwrap();
+    let database_url = service.database_url.clone();
     service.stop().await;
 
-    let settings = common::test_settings(directory.path(), directory.path().join("release.pub.pem"));
+    let mut settings = common::test_settings(directory.path(), directory.path().join("release.pub.pem"));
+    settings.database_url = database_url;
     let mut restarted = common::start_in(directory, release_key, settings).await;
     let view = restarted
         .status

@@ -20,7 +20,7 @@ use crate::config::Settings;
 use crate::deposit_client::DepositClient;
 use crate::keys::{AttestationKeys, ReleaseSigner};
 use crate::service::{AdminService, AppState, AuthorizationService, SharedState, resume_releases};
-use crate::store::{Store, StoreError};
+use crate::store::{self, StoreError};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +35,13 @@ pub enum StartError {
     },
     #[error("invalid WITHDRAWAL_AUTHORIZATION_DEPOSIT_STATUS_URL: {0}")]
     DepositStatusUrl(#[source] tonic::transport::Error),
-    #[error("failed to open the database: {0}")]
-    Store(#[from] StoreError),
+    #[error("failed to open the database at WITHDRAWAL_AUTHORIZATION_DATABASE_URL {url}: {source}")]
+    Store {
+        /// The database URL, password redacted.
+        url: String,
+        #[source]
+        source: StoreError,
+    },
     #[error("failed to bind {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -76,12 +81,12 @@ impl Application {
             Duration::from_millis(settings.deposit_status_timeout_ms),
         )
         .map_err(StartError::DepositStatusUrl)?;
-        let store = Store::open(
-            &settings.database_url,
-            settings.database_max_connections,
-            Duration::from_millis(settings.database_busy_timeout_ms),
-        )
-        .await?;
+        let store = store::open(&settings.database_url, &settings.database_options())
+            .await
+            .map_err(|source| StartError::Store {
+                url: storage::redact_password(&settings.database_url),
+                source,
+            })?;
         let state = Arc::new(AppState {
             store,
             signer: ReleaseSigner::new(key, settings.signing_key_valid_from),

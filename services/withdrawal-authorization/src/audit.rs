@@ -10,7 +10,7 @@ use bank_proto::withdrawal::{
 use chrono::{DateTime, Utc};
 use grpc_support::convert::{envelope_from_proto, envelope_to_proto, to_timestamp};
 use prost::Message;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use crate::store::{self, AuditRow, GENESIS_SHA256, StaffKeyRow, StoreError, record_sha256};
 
@@ -29,7 +29,7 @@ pub struct Event<'a> {
 /// Appends `event` of type `kind` to the audit log inside the caller's
 /// transaction.
 pub async fn record(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     kind: AuditEventType,
     at: DateTime<Utc>,
     event: Event<'_>,
@@ -158,6 +158,31 @@ pub fn verify_log(rows: &[AuditRow], keys: &VerificationKeys) -> AuditReport {
     report
 }
 
+/// Verifies the log as WithdrawalAdminService.ListAuditRecords returns it
+/// (the whole log, in sequence order) with the checks of [`verify_log`], for
+/// clients that have no database access.
+///
+/// Each record's sequence is read from its entry bytes, never from
+/// `entry_decoded`. A record whose entry does not decode takes the next
+/// expected sequence, and [`verify_log`] reports it as undecodable.
+pub fn verify_records(records: &[AuditRecord], keys: &VerificationKeys) -> AuditReport {
+    let mut rows = Vec::with_capacity(records.len());
+    let mut previous_sequence = 0;
+    for record in records {
+        let sequence = AuditEntry::decode(record.entry.as_slice())
+            .map(|entry| entry.sequence)
+            .unwrap_or(previous_sequence + 1);
+        rows.push(AuditRow {
+            sequence,
+            entry: record.entry.clone(),
+            previous_sha256: record.previous_sha256.clone(),
+            record_sha256: record.record_sha256.clone(),
+        });
+        previous_sequence = sequence;
+    }
+    verify_log(&rows, keys)
+}
+
 /// Checks a RELEASED entry's envelopes: the release order's attestation
 /// verifies under deposit-status's keys, the teller's instruction under the
 /// teller's key and names that attestation, and every co-signature under a
@@ -264,17 +289,12 @@ fn staff_key(keys: &VerificationKeys, key_id: &str) -> Result<(String, Verifying
     Ok((row.staff_id.clone(), key))
 }
 
-/// Reads the whole log and the staff keys from the database at `url`,
-/// without migrating or writing anything, and verifies them.
+/// Reads the whole log and the staff keys from the database at `url`
+/// (sqlite://PATH or postgres://...), without migrating or writing
+/// anything, and verifies them.
 pub async fn verify_database(url: &str, attestation: Keyring) -> Result<AuditReport, StoreError> {
-    use std::str::FromStr;
-
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?.read_only(true);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?;
-    let mut connection = pool.acquire().await?;
+    let database = storage::Database::open_read_only(url).await?;
+    let mut connection = database.acquire().await?;
     let mut rows = Vec::new();
     let mut from = 1;
     loop {
@@ -294,6 +314,6 @@ pub async fn verify_database(url: &str, attestation: Keyring) -> Result<AuditRep
         keys
     };
     drop(connection);
-    pool.close().await;
+    database.close().await;
     Ok(verify_log(&rows, &VerificationKeys { attestation, staff }))
 }

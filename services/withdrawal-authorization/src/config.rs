@@ -10,13 +10,15 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use grpc_support::server::ServerLimits;
 use rust_decimal::Decimal;
+use storage::DatabaseOptions;
 
 /// Default address of the teller-facing listener.
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:50061";
 /// Default address of the staff-directory admin listener: loopback, so that
 /// no caller on the network can enroll anyone.
 pub const DEFAULT_ADMIN_LISTEN_ADDR: &str = "127.0.0.1:50062";
-/// Default database: a SQLite file in the working directory.
+/// Default database: a SQLite file in the working directory. A postgres://
+/// URL selects PostgreSQL instead.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://withdrawal-authorization.db";
 /// Default deposit-status endpoint.
 pub const DEFAULT_DEPOSIT_STATUS_URL: &str = "http://127.0.0.1:50051";
@@ -36,6 +38,24 @@ pub const DEFAULT_KEY_REFRESH_MIN_INTERVAL_SECS: u64 = 5;
 pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 8;
 /// Default time in ms a statement waits for a locked SQLite database.
 pub const DEFAULT_DATABASE_BUSY_TIMEOUT_MS: u64 = 5_000;
+/// Default maximum time in ms to get a database connection, opening one
+/// included, before a request fails with UNAVAILABLE.
+pub const DEFAULT_DATABASE_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Maximum connect timeout accepted, in ms: one hour.
+pub const MAX_DATABASE_CONNECT_TIMEOUT_MS: u64 = 3_600_000;
+/// Default PostgreSQL `statement_timeout` in ms for every connection.
+pub const DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS: u64 = 5_000;
+/// Maximum statement timeout accepted, in ms: PostgreSQL's
+/// `statement_timeout` is a 32-bit integer of milliseconds.
+pub const MAX_DATABASE_STATEMENT_TIMEOUT_MS: u64 = i32::MAX as u64;
+/// Default number of times a PostgreSQL write transaction that conflicted
+/// with a concurrent one is run again before the request fails. Every write
+/// here appends to the one audit log, so concurrent writes conflict often:
+/// with 16 tellers on two replicas, tests/postgres_replicas.rs saw at most 7
+/// reruns of one transaction on a 2-core machine.
+pub const DEFAULT_DATABASE_SERIALIZATION_RETRIES: u32 = 20;
+/// Maximum number of reruns accepted.
+pub const MAX_DATABASE_SERIALIZATION_RETRIES: u32 = 1_000;
 
 /// Every setting of the service. Each flag can also be given as the
 /// environment variable named in its help.
@@ -54,7 +74,9 @@ pub struct Settings {
     #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_ADMIN_ALLOW_NON_LOOPBACK")]
     pub admin_allow_non_loopback: bool,
 
-    /// Database URL: sqlite://PATH (created if missing).
+    /// Database URL: sqlite://PATH (created if missing), or
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (postgresql:// too) for a
+    /// PostgreSQL database that several replicas share.
     #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
@@ -68,6 +90,31 @@ pub struct Settings {
     #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_BUSY_TIMEOUT_MS",
           default_value_t = DEFAULT_DATABASE_BUSY_TIMEOUT_MS)]
     pub database_busy_timeout_ms: u64,
+
+    /// Maximum time in ms to get a database connection, opening one
+    /// included, before a request fails with a retryable UNAVAILABLE, 1 to
+    /// 3600000.
+    #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_CONNECT_TIMEOUT_MS",
+          default_value_t = DEFAULT_DATABASE_CONNECT_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_DATABASE_CONNECT_TIMEOUT_MS))]
+    pub database_connect_timeout_ms: u64,
+
+    /// PostgreSQL only: maximum time in ms one SQL statement may run
+    /// (statement_timeout) before it fails with a retryable error, 0 for no
+    /// limit, up to 2147483647.
+    #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_STATEMENT_TIMEOUT_MS",
+          default_value_t = DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_DATABASE_STATEMENT_TIMEOUT_MS))]
+    pub database_statement_timeout_ms: u64,
+
+    /// PostgreSQL only: how many times a write transaction that conflicted
+    /// with a concurrent one (serialization failure, deadlock, duplicate
+    /// key) is run again before the request fails with a retryable
+    /// UNAVAILABLE, 0 to 1000.
+    #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_SERIALIZATION_RETRIES",
+          default_value_t = DEFAULT_DATABASE_SERIALIZATION_RETRIES,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_DATABASE_SERIALIZATION_RETRIES)))]
+    pub database_serialization_retries: u32,
 
     /// PKCS#8 PEM file of the Ed25519 key that signs release orders (create
     /// one with `withdrawal-authorization generate-key`). deposit-status must
@@ -137,11 +184,39 @@ impl Settings {
                 self.admin_listen_addr
             ));
         }
-        if !self.database_url.starts_with("sqlite:") {
+        if storage::Backend::from_url(&self.database_url).is_none() {
             return Err(format!(
-                "invalid WITHDRAWAL_AUTHORIZATION_DATABASE_URL {:?}: expected sqlite://PATH",
-                self.database_url
+                "invalid WITHDRAWAL_AUTHORIZATION_DATABASE_URL {:?}: expected sqlite://PATH or \
+                 postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+                storage::redact_password(&self.database_url)
             ));
+        }
+        let ranges = [
+            (
+                "WITHDRAWAL_AUTHORIZATION_DATABASE_CONNECT_TIMEOUT_MS",
+                self.database_connect_timeout_ms,
+                1,
+                MAX_DATABASE_CONNECT_TIMEOUT_MS,
+            ),
+            (
+                "WITHDRAWAL_AUTHORIZATION_DATABASE_STATEMENT_TIMEOUT_MS",
+                self.database_statement_timeout_ms,
+                0,
+                MAX_DATABASE_STATEMENT_TIMEOUT_MS,
+            ),
+            (
+                "WITHDRAWAL_AUTHORIZATION_DATABASE_SERIALIZATION_RETRIES",
+                u64::from(self.database_serialization_retries),
+                0,
+                u64::from(MAX_DATABASE_SERIALIZATION_RETRIES),
+            ),
+        ];
+        for (setting, value, minimum, maximum) in ranges {
+            if !(minimum..=maximum).contains(&value) {
+                return Err(format!(
+                    "invalid {setting} {value}: expected {minimum} to {maximum}"
+                ));
+            }
         }
         if !(self.deposit_status_url.starts_with("http://")
             || self.deposit_status_url.starts_with("https://"))
@@ -163,6 +238,17 @@ impl Settings {
                 .to_owned());
         }
         Ok(())
+    }
+
+    /// Returns the database options: pool size, timeouts and reruns.
+    pub fn database_options(&self) -> DatabaseOptions {
+        DatabaseOptions {
+            max_connections: self.database_max_connections,
+            connect_timeout: Duration::from_millis(self.database_connect_timeout_ms),
+            sqlite_busy_timeout: Duration::from_millis(self.database_busy_timeout_ms),
+            statement_timeout: Duration::from_millis(self.database_statement_timeout_ms),
+            serialization_retries: self.database_serialization_retries,
+        }
     }
 
     /// Limits applied to both listeners.

@@ -5,6 +5,7 @@
 
 use grpc_support::error::{ApiError, ErrorSummary, WITHDRAWAL_AUTHORIZATION_DOMAIN};
 use rust_decimal::Decimal;
+use storage::TransactionError;
 use tonic::Code;
 
 use crate::store::StoreError;
@@ -361,6 +362,15 @@ impl From<AuthorizationError> for tonic::Status {
         error
             .into_api_error()
             .into_status(WITHDRAWAL_AUTHORIZATION_DOMAIN)
+    }
+}
+
+impl TransactionError for AuthorizationError {
+    fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            AuthorizationError::Store(error) => error.database_error(),
+            _ => None,
+        }
     }
 }
 

@@ -117,7 +117,9 @@ impl AttestationKeys {
             .await
             .map_err(|error| match error {
                 DepositCallError::Unavailable(detail) => AuthorizationError::DepositStatusUnavailable(detail),
-                DepositCallError::Refused(summary) => AuthorizationError::DepositStatusRejected(Box::new(summary)),
+                DepositCallError::Refused(summary) => {
+                    AuthorizationError::DepositStatusRejected(Box::new(summary))
+                }
             })?;
         let mut keyring = Keyring::new();
         for key in keys {

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service.
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Write a new Ed25519 key pair: PATH (PKCS#8 PEM, mode 0600) and
     /// PATH.pub (public key PEM).
     GenerateKey {
@@ -36,11 +36,11 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Verify the audit log in a database file: the hash chain, and for each
+    /// Verify the audit log in a database: the hash chain, and for each
     /// release the attestation, teller and supervisor signatures. Exits 0
     /// when everything verifies and 1 otherwise.
     VerifyAudit {
-        /// Database URL, sqlite://PATH.
+        /// Database URL, sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE.
         #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_URL")]
         database_url: String,
         /// PEM "PUBLIC KEY" files of deposit-status's attestation keys,
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         Command::Serve(settings) => {
             grpc_support::server::init_tracing();
             match tokio::runtime::Runtime::new() {
-                Ok(runtime) => runtime.block_on(serve(settings)),
+                Ok(runtime) => runtime.block_on(serve(*settings)),
                 Err(error) => {
                     eprintln!("error: failed to start the async runtime: {error}");
                     ExitCode::FAILURE
@@ -146,7 +146,10 @@ async fn verify_audit(database_url: &str, key_files: &[PathBuf]) -> ExitCode {
             }
         }
         Err(error) => {
-            eprintln!("error: failed to read the audit log from {database_url}: {error}");
+            eprintln!(
+                "error: failed to read the audit log from {}: {error}",
+                storage::redact_password(database_url)
+            );
             ExitCode::from(2)
         }
     }

@@ -2,7 +2,7 @@
 
 use attestation::{Envelope, VerifyingKey};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use crate::error::AuthorizationError;
 use crate::store::{self, Role, StaffRow};
@@ -16,7 +16,7 @@ use crate::store::{self, Role, StaffRow};
 /// payload is read before the signature is checked. Callers then check that
 /// the staff id inside the payload is the signer's.
 pub async fn verify_staff_signature(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     envelope: &Envelope,
     expected_type: &str,
     roles: &[Role],

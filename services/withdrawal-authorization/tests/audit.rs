@@ -34,7 +34,7 @@ async fn released_incident(bank: &mut Bank) -> String {
 }
 
 fn url(bank: &Bank) -> String {
-    format!("sqlite://{}", bank.authorization.database_path.display())
+    bank.authorization.database_url.clone()
 }
 
 #[tokio::test]
@@ -105,7 +105,7 @@ async fn verifier_accepts_untouched_log() {
 async fn verifier_catches_edited_row() {
     let mut bank = Bank::start().await;
     released_incident(&mut bank).await;
-    let pool = sqlx::SqlitePool::connect(&url(&bank)).await.unwrap();
+    let pool = test_support::connect(&url(&bank)).await;
     // Change one byte of the last record's entry, as someone editing the
     // stored amount would.
     let (sequence, mut entry): (i64, Vec<u8>) =
@@ -115,7 +115,7 @@ async fn verifier_catches_edited_row() {
             .unwrap();
     let middle = entry.len() / 2;
     entry[middle] ^= 0x01;
-    sqlx::query("UPDATE audit_log SET entry = ?1 WHERE sequence = ?2")
+    sqlx::query("UPDATE audit_log SET entry = $1 WHERE sequence = $2")
         .bind(&entry)
         .bind(sequence)
         .execute(&pool)
@@ -137,12 +137,12 @@ async fn verifier_catches_edited_row() {
 async fn verifier_catches_deleted_row() {
     let mut bank = Bank::start().await;
     released_incident(&mut bank).await;
-    let pool = sqlx::SqlitePool::connect(&url(&bank)).await.unwrap();
+    let pool = test_support::connect(&url(&bank)).await;
     let sequence: i64 = sqlx::query_scalar("SELECT MAX(sequence) - 2 FROM audit_log")
         .fetch_one(&pool)
         .await
         .unwrap();
-    sqlx::query("DELETE FROM audit_log WHERE sequence = ?1")
+    sqlx::query("DELETE FROM audit_log WHERE sequence = $1")
         .bind(sequence)
         .execute(&pool)
         .await

@@ -101,7 +101,7 @@ async fn outage_gives_retryable_error_and_keeps_state() {
 
     // deposit-status comes back on the same port; the release completes,
     // either through the recovery pass or a retry, and pays once.
-    let restarted = start_deposit(&directory, 600, port).await;
+    let restarted = start_deposit(&directory, &bank.deposit.database_url, 600, port).await;
     bank.deposit = restarted;
     let released = bank.release(&authorization.authorization_id).await.unwrap();
     assert_eq!(released.authorization.unwrap().order_id, current.order_id);
@@ -128,8 +128,9 @@ async fn restart_between_decision_and_payout_resumes_once() {
     // The authorization process dies; both come back.
     let deposit_url = format!("http://127.0.0.1:{port}");
     bank.authorization.stop().await;
-    bank.deposit = start_deposit(&directory, 600, port).await;
-    bank.authorization = start_authorization(&directory, &deposit_url).await;
+    bank.deposit = start_deposit(&directory, &bank.deposit.database_url, 600, port).await;
+    bank.authorization =
+        start_authorization(&directory, &bank.authorization.database_url, &deposit_url).await;
 
     // The recovery pass finishes the release with the same order, without
     // any caller asking.

@@ -89,47 +89,50 @@ impl DepositAdminService for AdminService {
         violations.finish().map_err(DepositError::Invalid)?;
 
         let key = RequestKey::new("OpenPassbook", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await.map_err(DepositError::from)?;
-        if let Some(response) = key
-            .replay::<OpenPassbookResponse>(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-        {
-            return Ok(Response::new(response));
+        let (key, request, passbook_number) = (&key, &request, &passbook_number);
+        let (response, replayed) = self
+            .state
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = key.replay::<OpenPassbookResponse>(transaction).await? {
+                        return Ok((response, true));
+                    }
+                    if store::find_passbook(transaction, passbook_number)
+                        .await?
+                        .is_some()
+                    {
+                        return Err(DepositError::PassbookAlreadyExists(passbook_number.clone()));
+                    }
+                    let now = self.state.now();
+                    store::insert_passbook(
+                        transaction,
+                        &NewPassbook {
+                            passbook_number,
+                            customer_id: &request.customer_id,
+                            customer_name: request.customer_name.trim(),
+                            masked_id_number: &request.masked_id_number,
+                            branch_id: &request.branch_id,
+                            opened_at: now,
+                            replaces_passbook_number: None,
+                            reissued_on: None,
+                        },
+                    )
+                    .await?;
+                    let passbook = store::find_passbook(transaction, passbook_number)
+                        .await?
+                        .ok_or_else(|| DepositError::PassbookNotFound(passbook_number.clone()))?;
+                    let response = OpenPassbookResponse {
+                        passbook: Some(views::passbook_to_proto(&passbook)),
+                    };
+                    key.remember(transaction, &response, now).await?;
+                    Ok::<_, DepositError>((response, false))
+                })
+            })
+            .await?;
+        if !replayed {
+            tracing::info!(passbook_number = %passbook_number, "passbook opened");
         }
-        let now = self.state.now();
-        let inserted = store::insert_passbook(
-            &mut transaction,
-            &NewPassbook {
-                passbook_number: &passbook_number,
-                customer_id: &request.customer_id,
-                customer_name: request.customer_name.trim(),
-                masked_id_number: &request.masked_id_number,
-                branch_id: &request.branch_id,
-                opened_at: now,
-                replaces_passbook_number: None,
-                reissued_on: None,
-            },
-        )
-        .await;
-        match inserted {
-            Err(error) if error.is_unique_violation() => {
-                return Err(DepositError::PassbookAlreadyExists(passbook_number).into());
-            }
-            other => other.map_err(DepositError::from)?,
-        }
-        let passbook = store::find_passbook(&mut transaction, &passbook_number)
-            .await
-            .map_err(DepositError::from)?
-            .ok_or_else(|| DepositError::PassbookNotFound(passbook_number.clone()))?;
-        let response = OpenPassbookResponse {
-            passbook: Some(views::passbook_to_proto(&passbook)),
-        };
-        key.remember(&mut transaction, &response, now)
-            .await
-            .map_err(DepositError::from)?;
-        transaction.commit().await.map_err(DepositError::from)?;
-        tracing::info!(passbook_number = %passbook_number, "passbook opened");
         Ok(Response::new(response))
     }
 
@@ -222,75 +225,69 @@ impl DepositAdminService for AdminService {
         violations.finish().map_err(DepositError::Invalid)?;
         let maturity_date = maturity_date.unwrap_or(opened_on);
 
-        let key = RequestKey::new("OpenDeposit", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await.map_err(DepositError::from)?;
-        if let Some(response) = key
-            .replay::<OpenDepositResponse>(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-        {
-            return Ok(Response::new(response));
-        }
-        super::status::require_usable_passbook(
-            store::find_passbook(&mut transaction, &request.passbook_number)
-                .await
-                .map_err(DepositError::from)?,
-            &request.passbook_number,
-        )?;
-        let business_date = self
-            .state
-            .business_date(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-            .date;
-        if opened_on > business_date {
-            let mut violations = Violations::new();
-            violations.add(
-                "opened_on",
-                format!("must not be after the business date {business_date}"),
-            );
-            return Err(DepositError::Invalid(violations.finish().unwrap_err()).into());
-        }
-
         let mut scaled_principal = principal;
         scaled_principal.rescale(interest_deposit.product.minor_unit_digits);
         let mut scaled_minimum = minimum_remaining;
         scaled_minimum.rescale(interest_deposit.product.minor_unit_digits);
-        let inserted = store::insert_deposit(
-            &mut transaction,
-            &NewDeposit {
-                deposit_id: &deposit_id,
-                passbook_number: &request.passbook_number,
-                currency_code: &currency,
-                principal: scaled_principal,
-                term_months: term.months(),
-                contract_rate_percent: contract_rate.percent(),
-                opened_on,
-                maturity_date,
-                product_code: &product_code,
-                day_basis,
-                minimum_remaining_principal: scaled_minimum,
-            },
-        )
-        .await;
-        match inserted {
-            Err(error) if error.is_unique_violation() => {
-                return Err(DepositError::DepositAlreadyExists(deposit_id).into());
-            }
-            other => other.map_err(DepositError::from)?,
+
+        let key = RequestKey::new("OpenDeposit", &request.request_id, &request);
+        let (key, request, deposit_id, product_code, currency) =
+            (&key, &request, &deposit_id, &product_code, &currency);
+        let (response, replayed) = self
+            .state
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = key.replay::<OpenDepositResponse>(transaction).await? {
+                        return Ok((response, true));
+                    }
+                    super::status::require_usable_passbook(
+                        store::find_passbook(transaction, &request.passbook_number).await?,
+                        &request.passbook_number,
+                    )?;
+                    let business_date = self.state.business_date(transaction).await?.date;
+                    if opened_on > business_date {
+                        let mut violations = Violations::new();
+                        violations.add(
+                            "opened_on",
+                            format!("must not be after the business date {business_date}"),
+                        );
+                        return Err(DepositError::Invalid(violations.finish().unwrap_err()));
+                    }
+                    if store::find_deposit(transaction, deposit_id).await?.is_some() {
+                        return Err(DepositError::DepositAlreadyExists(deposit_id.clone()));
+                    }
+                    store::insert_deposit(
+                        transaction,
+                        &NewDeposit {
+                            deposit_id,
+                            passbook_number: &request.passbook_number,
+                            currency_code: currency,
+                            principal: scaled_principal,
+                            term_months: term.months(),
+                            contract_rate_percent: contract_rate.percent(),
+                            opened_on,
+                            maturity_date,
+                            product_code,
+                            day_basis,
+                            minimum_remaining_principal: scaled_minimum,
+                        },
+                    )
+                    .await?;
+                    let deposit = store::find_deposit(transaction, deposit_id)
+                        .await?
+                        .ok_or_else(|| DepositError::DepositNotFound(deposit_id.clone()))?;
+                    let response = OpenDepositResponse {
+                        deposit: Some(views::deposit_to_proto(&deposit, business_date, None)),
+                    };
+                    key.remember(transaction, &response, self.state.now()).await?;
+                    Ok::<_, DepositError>((response, false))
+                })
+            })
+            .await?;
+        if !replayed {
+            tracing::info!(deposit_id = %deposit_id, "deposit opened");
         }
-        let deposit = store::find_deposit(&mut transaction, &deposit_id)
-            .await
-            .map_err(DepositError::from)?
-            .ok_or_else(|| DepositError::DepositNotFound(deposit_id.clone()))?;
-        let response = OpenDepositResponse {
-            deposit: Some(views::deposit_to_proto(&deposit, business_date, None)),
-        };
-        key.remember(&mut transaction, &response, self.state.now())
-            .await
-            .map_err(DepositError::from)?;
-        transaction.commit().await.map_err(DepositError::from)?;
-        tracing::info!(deposit_id = %deposit_id, "deposit opened");
         Ok(Response::new(response))
     }
 
@@ -307,40 +304,35 @@ impl DepositAdminService for AdminService {
         violations.finish().map_err(DepositError::Invalid)?;
 
         let key = RequestKey::new("CloseDeposit", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await.map_err(DepositError::from)?;
-        if let Some(response) = key
-            .replay::<CloseDepositResponse>(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-        {
-            return Ok(Response::new(response));
-        }
-        let deposit = store::find_deposit(&mut transaction, &request.deposit_id)
-            .await
-            .map_err(DepositError::from)?
-            .ok_or_else(|| DepositError::DepositNotFound(request.deposit_id.clone()))?;
-        let business_date = self
+        let (key, request) = (&key, &request);
+        let (response, replayed) = self
             .state
-            .business_date(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-            .date;
-        super::status::require_open_deposit(&deposit, business_date)?;
-        store::close_deposit(&mut transaction, &deposit.deposit_id, request.reason.trim())
-            .await
-            .map_err(DepositError::from)?;
-        let deposit = store::find_deposit(&mut transaction, &request.deposit_id)
-            .await
-            .map_err(DepositError::from)?
-            .ok_or_else(|| DepositError::DepositNotFound(request.deposit_id.clone()))?;
-        let response = CloseDepositResponse {
-            deposit: Some(views::deposit_to_proto(&deposit, business_date, None)),
-        };
-        key.remember(&mut transaction, &response, self.state.now())
-            .await
-            .map_err(DepositError::from)?;
-        transaction.commit().await.map_err(DepositError::from)?;
-        tracing::info!(deposit_id = %request.deposit_id, "deposit closed outside this service");
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = key.replay::<CloseDepositResponse>(transaction).await? {
+                        return Ok((response, true));
+                    }
+                    let deposit = store::find_deposit(transaction, &request.deposit_id)
+                        .await?
+                        .ok_or_else(|| DepositError::DepositNotFound(request.deposit_id.clone()))?;
+                    let business_date = self.state.business_date(transaction).await?.date;
+                    super::status::require_open_deposit(&deposit, business_date)?;
+                    store::close_deposit(transaction, &deposit.deposit_id, request.reason.trim()).await?;
+                    let deposit = store::find_deposit(transaction, &request.deposit_id)
+                        .await?
+                        .ok_or_else(|| DepositError::DepositNotFound(request.deposit_id.clone()))?;
+                    let response = CloseDepositResponse {
+                        deposit: Some(views::deposit_to_proto(&deposit, business_date, None)),
+                    };
+                    key.remember(transaction, &response, self.state.now()).await?;
+                    Ok::<_, DepositError>((response, false))
+                })
+            })
+            .await?;
+        if !replayed {
+            tracing::info!(deposit_id = %request.deposit_id, "deposit closed outside this service");
+        }
         Ok(Response::new(response))
     }
 
@@ -356,36 +348,35 @@ impl DepositAdminService for AdminService {
         violations.finish().map_err(DepositError::Invalid)?;
 
         let key = RequestKey::new("ReportPassbookLost", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await.map_err(DepositError::from)?;
-        if let Some(response) = key
-            .replay::<ReportPassbookLostResponse>(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-        {
-            return Ok(Response::new(response));
+        let (key, request) = (&key, &request);
+        let (response, replayed) = self
+            .state
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = key.replay::<ReportPassbookLostResponse>(transaction).await? {
+                        return Ok((response, true));
+                    }
+                    super::status::require_usable_passbook(
+                        store::find_passbook(transaction, &request.passbook_number).await?,
+                        &request.passbook_number,
+                    )?;
+                    let now = self.state.now();
+                    store::mark_passbook_lost(transaction, &request.passbook_number, now).await?;
+                    let passbook = store::find_passbook(transaction, &request.passbook_number)
+                        .await?
+                        .ok_or_else(|| DepositError::PassbookNotFound(request.passbook_number.clone()))?;
+                    let response = ReportPassbookLostResponse {
+                        passbook: Some(views::passbook_to_proto(&passbook)),
+                    };
+                    key.remember(transaction, &response, now).await?;
+                    Ok::<_, DepositError>((response, false))
+                })
+            })
+            .await?;
+        if !replayed {
+            tracing::info!(passbook_number = %request.passbook_number, "passbook reported lost");
         }
-        super::status::require_usable_passbook(
-            store::find_passbook(&mut transaction, &request.passbook_number)
-                .await
-                .map_err(DepositError::from)?,
-            &request.passbook_number,
-        )?;
-        let now = self.state.now();
-        store::mark_passbook_lost(&mut transaction, &request.passbook_number, now)
-            .await
-            .map_err(DepositError::from)?;
-        let passbook = store::find_passbook(&mut transaction, &request.passbook_number)
-            .await
-            .map_err(DepositError::from)?
-            .ok_or_else(|| DepositError::PassbookNotFound(request.passbook_number.clone()))?;
-        let response = ReportPassbookLostResponse {
-            passbook: Some(views::passbook_to_proto(&passbook)),
-        };
-        key.remember(&mut transaction, &response, now)
-            .await
-            .map_err(DepositError::from)?;
-        transaction.commit().await.map_err(DepositError::from)?;
-        tracing::info!(passbook_number = %request.passbook_number, "passbook reported lost");
         Ok(Response::new(response))
     }
 
@@ -413,68 +404,61 @@ impl DepositAdminService for AdminService {
         violations.finish().map_err(DepositError::Invalid)?;
 
         let key = RequestKey::new("ReissuePassbook", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await.map_err(DepositError::from)?;
-        if let Some(response) = key
-            .replay::<ReissuePassbookResponse>(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-        {
-            return Ok(Response::new(response));
-        }
-        let old = store::find_passbook(&mut transaction, &request.passbook_number)
-            .await
-            .map_err(DepositError::from)?
-            .ok_or_else(|| DepositError::PassbookNotFound(request.passbook_number.clone()))?;
-        if old.status != PassbookStatus::ReportedLost {
-            return Err(DepositError::PassbookNotReportedLost(request.passbook_number).into());
-        }
-        let now = self.state.now();
-        let business_date = self
+        let (key, request, new_number) = (&key, &request, &new_number);
+        let (response, replayed) = self
             .state
-            .business_date(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-            .date;
-        let inserted = store::insert_passbook(
-            &mut transaction,
-            &NewPassbook {
-                passbook_number: &new_number,
-                customer_id: &old.customer_id,
-                customer_name: &old.customer_name,
-                masked_id_number: &old.masked_id_number,
-                branch_id: &old.branch_id,
-                opened_at: now,
-                replaces_passbook_number: Some(&old.passbook_number),
-                reissued_on: Some(business_date),
-            },
-        )
-        .await;
-        match inserted {
-            Err(error) if error.is_unique_violation() => {
-                return Err(DepositError::PassbookAlreadyExists(new_number).into());
-            }
-            other => other.map_err(DepositError::from)?,
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = key.replay::<ReissuePassbookResponse>(transaction).await? {
+                        return Ok((response, true));
+                    }
+                    let old = store::find_passbook(transaction, &request.passbook_number)
+                        .await?
+                        .ok_or_else(|| DepositError::PassbookNotFound(request.passbook_number.clone()))?;
+                    if old.status != PassbookStatus::ReportedLost {
+                        return Err(DepositError::PassbookNotReportedLost(
+                            request.passbook_number.clone(),
+                        ));
+                    }
+                    let now = self.state.now();
+                    let business_date = self.state.business_date(transaction).await?.date;
+                    if store::find_passbook(transaction, new_number).await?.is_some() {
+                        return Err(DepositError::PassbookAlreadyExists(new_number.clone()));
+                    }
+                    store::insert_passbook(
+                        transaction,
+                        &NewPassbook {
+                            passbook_number: new_number,
+                            customer_id: &old.customer_id,
+                            customer_name: &old.customer_name,
+                            masked_id_number: &old.masked_id_number,
+                            branch_id: &old.branch_id,
+                            opened_at: now,
+                            replaces_passbook_number: Some(&old.passbook_number),
+                            reissued_on: Some(business_date),
+                        },
+                    )
+                    .await?;
+                    store::replace_passbook(transaction, &old.passbook_number, new_number).await?;
+                    let new = store::find_passbook(transaction, new_number)
+                        .await?
+                        .ok_or_else(|| DepositError::PassbookNotFound(new_number.clone()))?;
+                    let replaced = store::find_passbook(transaction, &old.passbook_number)
+                        .await?
+                        .ok_or_else(|| DepositError::PassbookNotFound(old.passbook_number.clone()))?;
+                    let response = ReissuePassbookResponse {
+                        passbook: Some(views::passbook_to_proto(&new)),
+                        replaced_passbook: Some(views::passbook_to_proto(&replaced)),
+                    };
+                    key.remember(transaction, &response, now).await?;
+                    Ok::<_, DepositError>((response, false))
+                })
+            })
+            .await?;
+        if !replayed {
+            tracing::info!(old = %request.passbook_number, new = %new_number, "passbook reissued");
         }
-        store::replace_passbook(&mut transaction, &old.passbook_number, &new_number)
-            .await
-            .map_err(DepositError::from)?;
-        let new = store::find_passbook(&mut transaction, &new_number)
-            .await
-            .map_err(DepositError::from)?
-            .ok_or_else(|| DepositError::PassbookNotFound(new_number.clone()))?;
-        let replaced = store::find_passbook(&mut transaction, &old.passbook_number)
-            .await
-            .map_err(DepositError::from)?
-            .ok_or_else(|| DepositError::PassbookNotFound(old.passbook_number.clone()))?;
-        let response = ReissuePassbookResponse {
-            passbook: Some(views::passbook_to_proto(&new)),
-            replaced_passbook: Some(views::passbook_to_proto(&replaced)),
-        };
-        key.remember(&mut transaction, &response, now)
-            .await
-            .map_err(DepositError::from)?;
-        transaction.commit().await.map_err(DepositError::from)?;
-        tracing::info!(old = %old.passbook_number, new = %new_number, "passbook reissued");
         Ok(Response::new(response))
     }
 
@@ -502,38 +486,42 @@ impl DepositAdminService for AdminService {
         };
 
         let key = RequestKey::new("SetDemandRate", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await.map_err(DepositError::from)?;
-        if let Some(response) = key
-            .replay::<SetDemandRateResponse>(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-        {
-            return Ok(Response::new(response));
+        let key = &key;
+        let (response, replayed) = self
+            .state
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = key.replay::<SetDemandRateResponse>(transaction).await? {
+                        return Ok((response, true));
+                    }
+                    if store::find_demand_rate(transaction, currency, effective_from)
+                        .await?
+                        .is_some()
+                    {
+                        return Err(DepositError::DemandRateAlreadyPosted {
+                            currency_code: currency.to_owned(),
+                            effective_from,
+                        });
+                    }
+                    let row = DemandRateRow {
+                        currency_code: currency.to_owned(),
+                        effective_from,
+                        rate_percent: rate.percent(),
+                        posted_at: self.state.now(),
+                    };
+                    store::insert_demand_rate(transaction, &row).await?;
+                    let response = SetDemandRateResponse {
+                        demand_rate: Some(views::demand_rate_to_proto(&row)),
+                    };
+                    key.remember(transaction, &response, row.posted_at).await?;
+                    Ok::<_, DepositError>((response, false))
+                })
+            })
+            .await?;
+        if !replayed {
+            tracing::info!(%currency, %effective_from, rate = %rate, "demand rate posted");
         }
-        let row = DemandRateRow {
-            currency_code: currency.to_owned(),
-            effective_from,
-            rate_percent: rate.percent(),
-            posted_at: self.state.now(),
-        };
-        match store::insert_demand_rate(&mut transaction, &row).await {
-            Err(error) if error.is_unique_violation() => {
-                return Err(DepositError::DemandRateAlreadyPosted {
-                    currency_code: currency.to_owned(),
-                    effective_from,
-                }
-                .into());
-            }
-            other => other.map_err(DepositError::from)?,
-        }
-        let response = SetDemandRateResponse {
-            demand_rate: Some(views::demand_rate_to_proto(&row)),
-        };
-        key.remember(&mut transaction, &response, row.posted_at)
-            .await
-            .map_err(DepositError::from)?;
-        transaction.commit().await.map_err(DepositError::from)?;
-        tracing::info!(%currency, %effective_from, rate = %rate, "demand rate posted");
         Ok(Response::new(response))
     }
 
@@ -584,17 +572,18 @@ impl DepositAdminService for AdminService {
             return Err(DepositError::BusinessDateOverrideDisabled.into());
         }
 
-        let mut transaction = self.state.store.begin_write().await.map_err(DepositError::from)?;
         let text = date.map(format_date);
-        store::put_setting(&mut transaction, BUSINESS_DATE_SETTING, text.as_deref())
-            .await
-            .map_err(DepositError::from)?;
+        let text = &text;
         let business_date = self
             .state
-            .business_date(&mut transaction)
-            .await
-            .map_err(DepositError::from)?;
-        transaction.commit().await.map_err(DepositError::from)?;
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    store::put_setting(transaction, BUSINESS_DATE_SETTING, text.as_deref()).await?;
+                    Ok::<_, DepositError>(self.state.business_date(transaction).await?)
+                })
+            })
+            .await?;
         tracing::warn!(business_date = %business_date.date, "business date set by an administrator");
         Ok(Response::new(SetBusinessDateResponse {
             business_date: format_date(business_date.date),

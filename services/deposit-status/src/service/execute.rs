@@ -3,7 +3,10 @@
 //!
 //! An order is applied only when every check below passes, and all of them
 //! run inside one write transaction together with the update, so no two
-//! orders can both pass against the same deposit state:
+//! orders can both pass against the same deposit state. On SQLite the
+//! transaction holds the write lock. On PostgreSQL it is SERIALIZABLE, and
+//! the loser of two conflicting transactions runs again and then reads the
+//! winner's execution. The checks:
 //!
 //! 1. The order is signed by a trusted withdrawal-authorization key.
 //! 2. The attestation inside it is signed by this service and is one this
@@ -17,6 +20,7 @@
 //!
 //! The same order id again returns the first payout and pays nothing.
 
+use attestation::Envelope;
 use bank_proto::common::SignedEnvelope;
 use bank_proto::deposit::{ExecuteWithdrawalRequest, ExecuteWithdrawalResponse, MaturityAttestation, Payout};
 use bank_proto::withdrawal::ReleaseOrder;
@@ -28,6 +32,7 @@ use grpc_support::error::Violations;
 use interest::WithdrawalKind;
 use prost::Message;
 use rust_decimal::Decimal;
+use sqlx::AnyConnection;
 
 use super::status::{require_open_deposit, require_usable_passbook};
 use super::{AppState, quote_deposit};
@@ -66,13 +71,51 @@ pub async fn execute_withdrawal(
     let order = ReleaseOrder::decode(order_bytes)
         .map_err(|error| DepositError::ReleaseOrderInvalid(format!("payload does not decode: {error}")))?;
     let checked = check_order(state, &order, now)?;
+
+    let (order, order_envelope, checked) = (&order, &order_envelope, &checked);
+    let response = state
+        .store
+        .write(|transaction| {
+            Box::pin(apply_order(
+                state,
+                transaction,
+                order,
+                order_envelope,
+                checked,
+                now,
+            ))
+        })
+        .await?;
+    if response.replayed {
+        tracing::info!(order_id = %order.order_id, "release order replayed; nothing paid");
+    } else {
+        let payout = response.payout.clone().unwrap_or_default();
+        tracing::info!(
+            order_id = %order.order_id,
+            deposit_id = %order.deposit_id,
+            principal = %amount_text(&payout.principal),
+            interest = %amount_text(&payout.interest),
+            "release order executed"
+        );
+    }
+    Ok(response)
+}
+
+/// Runs the database checks of an order and applies it, inside the write
+/// transaction of `connection`. A repeated order id returns the first
+/// payout, marked replayed.
+async fn apply_order(
+    state: &AppState,
+    connection: &mut AnyConnection,
+    order: &ReleaseOrder,
+    order_envelope: &Envelope,
+    checked: &CheckedOrder,
+    now: DateTime<Utc>,
+) -> Result<ExecuteWithdrawalResponse, DepositError> {
     let attestation = &checked.attestation;
-
-    let mut transaction = state.store.begin_write().await?;
-
-    if let Some(execution) = store::find_execution_by_order(&mut transaction, &order.order_id).await? {
+    if let Some(execution) = store::find_execution_by_order(connection, &order.order_id).await? {
         if execution.order_payload != order_envelope.payload {
-            return Err(DepositError::OrderIdReused(order.order_id));
+            return Err(DepositError::OrderIdReused(order.order_id.clone()));
         }
         let payout = Payout::decode(execution.payout.as_slice()).map_err(|_| {
             DepositError::Store(store::StoreError::Corrupt {
@@ -81,33 +124,30 @@ pub async fn execute_withdrawal(
                 value: execution.order_id.clone(),
             })
         })?;
-        tracing::info!(order_id = %order.order_id, "release order replayed; nothing paid");
         return Ok(ExecuteWithdrawalResponse {
             payout: Some(payout),
             replayed: true,
         });
     }
 
-    let issued = store::find_attestation(&mut transaction, &attestation.attestation_id)
+    let issued = store::find_attestation(connection, &attestation.attestation_id)
         .await?
         .filter(|row| row.payload == checked.attestation_bytes)
         .ok_or_else(|| DepositError::AttestationNotFound(attestation.attestation_id.clone()))?;
     if checked.authorized_at >= issued.expires_at {
         return Err(DepositError::AttestationExpired(issued.attestation_id));
     }
-    if let Some(other) =
-        store::find_execution_by_attestation(&mut transaction, &issued.attestation_id).await?
-    {
+    if let Some(other) = store::find_execution_by_attestation(connection, &issued.attestation_id).await? {
         return Err(DepositError::AttestationAlreadyUsed {
             attestation_id: issued.attestation_id,
             order_id: other.order_id,
         });
     }
 
-    let deposit = store::find_deposit(&mut transaction, &attestation.deposit_id)
+    let deposit = store::find_deposit(connection, &attestation.deposit_id)
         .await?
         .ok_or_else(|| DepositError::DepositNotFound(attestation.deposit_id.clone()))?;
-    let business_date = state.business_date(&mut transaction).await?.date;
+    let business_date = state.business_date(connection).await?.date;
     require_open_deposit(&deposit, business_date)?;
     if deposit.version != issued.deposit_version {
         return Err(DepositError::DepositVersionChanged {
@@ -117,7 +157,7 @@ pub async fn execute_withdrawal(
         });
     }
     require_usable_passbook(
-        store::find_passbook(&mut transaction, &deposit.passbook_number).await?,
+        store::find_passbook(connection, &deposit.passbook_number).await?,
         &deposit.passbook_number,
     )?;
     if business_date != checked.business_date {
@@ -129,7 +169,7 @@ pub async fn execute_withdrawal(
     }
 
     let amount = (!attestation.whole_deposit).then_some(checked.amount);
-    let (quote, demand_rate) = quote_deposit(&mut transaction, &deposit, business_date, amount).await?;
+    let (quote, demand_rate) = quote_deposit(connection, &deposit, business_date, amount).await?;
     let contract_rate = super::interest_deposit(&deposit)?.contract_rate;
     let quote_message = views::quote_to_proto(
         &quote,
@@ -155,7 +195,7 @@ pub async fn execute_withdrawal(
         )
     };
     let applied = store::apply_withdrawal(
-        &mut transaction,
+        connection,
         &deposit.deposit_id,
         deposit.version,
         new_balance,
@@ -164,8 +204,10 @@ pub async fn execute_withdrawal(
     )
     .await?;
     if !applied {
-        // Unreachable while the write lock is held: the version was read in
-        // this transaction. Kept as a guard against a schema change.
+        // Unreachable while SQLite's write lock is held or while PostgreSQL's
+        // SERIALIZABLE isolation turns a concurrent update into a
+        // serialization failure: the version was read in this transaction.
+        // Kept as a guard against a weaker isolation level.
         return Err(DepositError::DepositVersionChanged {
             deposit_id: deposit.deposit_id,
             attested: issued.deposit_version,
@@ -193,7 +235,7 @@ pub async fn execute_withdrawal(
         quote: Some(quote_message),
     };
     store::insert_execution(
-        &mut transaction,
+        connection,
         &ExecutionRow {
             order_id: order.order_id.clone(),
             attestation_id: issued.attestation_id.clone(),
@@ -206,19 +248,15 @@ pub async fn execute_withdrawal(
         },
     )
     .await?;
-    transaction.commit().await?;
-
-    tracing::info!(
-        order_id = %order.order_id,
-        deposit_id = %deposit.deposit_id,
-        principal = %quote.amount_withdrawn,
-        interest = %quote.interest,
-        "release order executed"
-    );
     Ok(ExecuteWithdrawalResponse {
         payout: Some(payout),
         replayed: false,
     })
+}
+
+/// Returns the amount of a money field, or "" when it is missing, for logs.
+fn amount_text(money: &Option<bank_proto::common::Money>) -> &str {
+    money.as_ref().map_or("", |money| money.amount.as_str())
 }
 
 /// The parts of a release order checked before the database is touched.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use interest::{Deposit as InterestDeposit, Product, Quote, Rate, Term};
 use rust_decimal::Decimal;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 pub use admin::AdminService;
 pub use status::StatusService;
@@ -38,7 +38,7 @@ pub type SharedState = Arc<AppState>;
 impl AppState {
     /// Returns the business date, reading a stored override if overrides are
     /// allowed.
-    pub async fn business_date(&self, connection: &mut SqliteConnection) -> Result<BusinessDate, StoreError> {
+    pub async fn business_date(&self, connection: &mut AnyConnection) -> Result<BusinessDate, StoreError> {
         let stored = if self.clock.allows_override() {
             store::get_setting(connection, BUSINESS_DATE_SETTING)
                 .await?
@@ -75,7 +75,7 @@ pub fn interest_deposit(deposit: &DepositRow) -> Result<InterestDeposit, Deposit
 
 /// Returns the demand rate in force on `on`, or an error naming the gap.
 pub async fn demand_rate_on(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     currency_code: &str,
     on: NaiveDate,
 ) -> Result<Rate, DepositError> {
@@ -91,7 +91,7 @@ pub async fn demand_rate_on(
 /// Quotes withdrawing `amount` (or the whole balance for `None`) from an open
 /// deposit on `on`, with the demand rate in force that day.
 pub async fn quote_deposit(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     deposit: &DepositRow,
     on: NaiveDate,
     amount: Option<Decimal>,

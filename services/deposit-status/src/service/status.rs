@@ -9,6 +9,7 @@ use bank_proto::deposit::{
     IssueMaturityAttestationResponse, ListVerificationKeysRequest, ListVerificationKeysResponse,
     MaturityAttestation, QuoteWithdrawalRequest, QuoteWithdrawalResponse,
 };
+use chrono::{DateTime, Utc};
 use grpc_support::convert::{
     self, envelope_to_proto, format_date, parse_money, parse_request_id, require_identifier, to_timestamp,
     verification_key_to_proto,
@@ -16,6 +17,7 @@ use grpc_support::convert::{
 use grpc_support::error::Violations;
 use prost::Message;
 use rust_decimal::Decimal;
+use sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
@@ -114,6 +116,111 @@ pub fn require_currency(
             given: currency.clone(),
             expected: deposit.currency_code.clone(),
         }),
+    }
+}
+
+impl StatusService {
+    /// Checks that the deposit can be withdrawn as requested, then signs
+    /// and records an attestation of its state and quote inside the caller's
+    /// write transaction, and returns the response and the issue instant. A
+    /// rerun of the transaction signs a new attestation id.
+    async fn attest(
+        &self,
+        connection: &mut AnyConnection,
+        request: &IssueMaturityAttestationRequest,
+        amount: &Option<(Decimal, String)>,
+    ) -> Result<(IssueMaturityAttestationResponse, DateTime<Utc>), DepositError> {
+        let passbook = require_usable_passbook(
+            store::find_passbook(connection, &request.passbook_number)
+                .await
+                .map_err(DepositError::from)?,
+            &request.passbook_number,
+        )?;
+        let deposit = store::find_deposit(connection, &request.deposit_id)
+            .await
+            .map_err(DepositError::from)?
+            .ok_or_else(|| DepositError::DepositNotFound(request.deposit_id.clone()))?;
+        if deposit.passbook_number != passbook.passbook_number {
+            return Err(DepositError::DepositNotInPassbook {
+                deposit_id: deposit.deposit_id,
+                passbook_number: passbook.passbook_number,
+            });
+        }
+        let business_date = self
+            .state
+            .business_date(connection)
+            .await
+            .map_err(DepositError::from)?
+            .date;
+        require_open_deposit(&deposit, business_date)?;
+        let amount = require_currency(amount, &deposit)?;
+        let (quote, demand_rate) = quote_deposit(connection, &deposit, business_date, amount).await?;
+        let open_deposits = store::list_passbook_deposits(connection, &passbook.passbook_number)
+            .await
+            .map_err(DepositError::from)?
+            .iter()
+            .filter(|row| {
+                row.status == DepositStatus::Open && row.passbook_number == passbook.passbook_number
+            })
+            .count();
+
+        let issued_at = self.state.now();
+        let expires_at = issued_at + self.state.attestation_lifetime;
+        let contract_rate = super::interest_deposit(&deposit)?.contract_rate;
+        let currency = deposit.currency_code.as_str();
+        let payload = MaturityAttestation {
+            attestation_id: uuid::Uuid::new_v4().to_string(),
+            deposit_id: deposit.deposit_id.clone(),
+            passbook_number: passbook.passbook_number.clone(),
+            customer_id: passbook.customer_id.clone(),
+            branch_id: passbook.branch_id.clone(),
+            deposit_version: deposit.version,
+            deposit_state: deposit_state(&deposit, business_date) as i32,
+            opened_on: format_date(deposit.opened_on),
+            maturity_date: format_date(deposit.maturity_date),
+            term_months: deposit.term_months as i32,
+            principal: Some(convert::money(deposit.principal, currency)),
+            balance: Some(convert::money(deposit.balance, currency)),
+            contract_rate_percent: contract_rate.percent().to_string(),
+            demand_rate_percent: demand_rate.percent().to_string(),
+            whole_deposit: amount.is_none(),
+            requested_amount: Some(convert::money(quote.amount_withdrawn, currency)),
+            quote: Some(views::quote_to_proto(
+                &quote,
+                currency,
+                contract_rate,
+                demand_rate,
+                deposit.day_basis,
+            )),
+            partial_withdrawal_used: deposit.partial_withdrawal_used,
+            business_date: format_date(business_date),
+            issued_at: Some(to_timestamp(issued_at)),
+            expires_at: Some(to_timestamp(expires_at)),
+            passbook_reissued_on: passbook.reissued_on.map(format_date).unwrap_or_default(),
+            open_deposits_in_passbook: i32::try_from(open_deposits).unwrap_or(i32::MAX),
+        };
+        let envelope = self.state.keys.sign_attestation(payload.encode_to_vec());
+        store::insert_attestation(
+            connection,
+            &AttestationRow {
+                attestation_id: payload.attestation_id.clone(),
+                deposit_id: deposit.deposit_id.clone(),
+                deposit_version: deposit.version,
+                payload: envelope.payload.clone(),
+                key_id: envelope.key_id.clone(),
+                signature: envelope.signature.clone(),
+                issued_at,
+                expires_at,
+            },
+        )
+        .await
+        .map_err(DepositError::from)?;
+
+        let response = IssueMaturityAttestationResponse {
+            attestation: Some(envelope_to_proto(&envelope)),
+            attestation_payload: Some(payload),
+        };
+        Ok((response, issued_at))
     }
 }
 
@@ -239,114 +346,30 @@ impl DepositStatusService for StatusService {
         violations.finish().map_err(DepositError::Invalid)?;
 
         let key = RequestKey::new("IssueMaturityAttestation", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await.map_err(DepositError::from)?;
-        if let Some(response) = key
-            .replay::<IssueMaturityAttestationResponse>(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-        {
-            return Ok(Response::new(response));
-        }
-
-        let passbook = require_usable_passbook(
-            store::find_passbook(&mut transaction, &request.passbook_number)
-                .await
-                .map_err(DepositError::from)?,
-            &request.passbook_number,
-        )?;
-        let deposit = store::find_deposit(&mut transaction, &request.deposit_id)
-            .await
-            .map_err(DepositError::from)?
-            .ok_or_else(|| DepositError::DepositNotFound(request.deposit_id.clone()))?;
-        if deposit.passbook_number != passbook.passbook_number {
-            return Err(DepositError::DepositNotInPassbook {
-                deposit_id: deposit.deposit_id,
-                passbook_number: passbook.passbook_number,
-            }
-            .into());
-        }
-        let business_date = self
+        let (key, request, amount) = (&key, &request, &amount);
+        let (response, replayed) = self
             .state
-            .business_date(&mut transaction)
-            .await
-            .map_err(DepositError::from)?
-            .date;
-        require_open_deposit(&deposit, business_date)?;
-        let amount = require_currency(&amount, &deposit)?;
-        let (quote, demand_rate) = quote_deposit(&mut transaction, &deposit, business_date, amount).await?;
-        let open_deposits = store::list_passbook_deposits(&mut transaction, &passbook.passbook_number)
-            .await
-            .map_err(DepositError::from)?
-            .iter()
-            .filter(|row| {
-                row.status == DepositStatus::Open && row.passbook_number == passbook.passbook_number
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = key
+                        .replay::<IssueMaturityAttestationResponse>(transaction)
+                        .await?
+                    {
+                        return Ok((response, true));
+                    }
+                    let (response, issued_at) = self.attest(transaction, request, amount).await?;
+                    key.remember(transaction, &response, issued_at).await?;
+                    Ok::<_, DepositError>((response, false))
+                })
             })
-            .count();
-
-        let issued_at = self.state.now();
-        let expires_at = issued_at + self.state.attestation_lifetime;
-        let contract_rate = super::interest_deposit(&deposit)?.contract_rate;
-        let currency = deposit.currency_code.as_str();
-        let payload = MaturityAttestation {
-            attestation_id: uuid::Uuid::new_v4().to_string(),
-            deposit_id: deposit.deposit_id.clone(),
-            passbook_number: passbook.passbook_number.clone(),
-            customer_id: passbook.customer_id.clone(),
-            branch_id: passbook.branch_id.clone(),
-            deposit_version: deposit.version,
-            deposit_state: deposit_state(&deposit, business_date) as i32,
-            opened_on: format_date(deposit.opened_on),
-            maturity_date: format_date(deposit.maturity_date),
-            term_months: deposit.term_months as i32,
-            principal: Some(convert::money(deposit.principal, currency)),
-            balance: Some(convert::money(deposit.balance, currency)),
-            contract_rate_percent: contract_rate.percent().to_string(),
-            demand_rate_percent: demand_rate.percent().to_string(),
-            whole_deposit: amount.is_none(),
-            requested_amount: Some(convert::money(quote.amount_withdrawn, currency)),
-            quote: Some(views::quote_to_proto(
-                &quote,
-                currency,
-                contract_rate,
-                demand_rate,
-                deposit.day_basis,
-            )),
-            partial_withdrawal_used: deposit.partial_withdrawal_used,
-            business_date: format_date(business_date),
-            issued_at: Some(to_timestamp(issued_at)),
-            expires_at: Some(to_timestamp(expires_at)),
-            passbook_reissued_on: passbook.reissued_on.map(format_date).unwrap_or_default(),
-            open_deposits_in_passbook: i32::try_from(open_deposits).unwrap_or(i32::MAX),
-        };
-        let envelope = self.state.keys.sign_attestation(payload.encode_to_vec());
-        store::insert_attestation(
-            &mut transaction,
-            &AttestationRow {
-                attestation_id: payload.attestation_id.clone(),
-                deposit_id: deposit.deposit_id.clone(),
-                deposit_version: deposit.version,
-                payload: envelope.payload.clone(),
-                key_id: envelope.key_id.clone(),
-                signature: envelope.signature.clone(),
-                issued_at,
-                expires_at,
-            },
-        )
-        .await
-        .map_err(DepositError::from)?;
-
-        let response = IssueMaturityAttestationResponse {
-            attestation: Some(envelope_to_proto(&envelope)),
-            attestation_payload: Some(payload),
-        };
-        key.remember(&mut transaction, &response, issued_at)
-            .await
-            .map_err(DepositError::from)?;
-        transaction.commit().await.map_err(DepositError::from)?;
-        tracing::info!(
-            attestation_id = %response.attestation_payload.as_ref().map(|payload| payload.attestation_id.as_str()).unwrap_or_default(),
-            "issued maturity attestation"
-        );
+            .await?;
+        if !replayed {
+            tracing::info!(
+                attestation_id = %response.attestation_payload.as_ref().map(|payload| payload.attestation_id.as_str()).unwrap_or_default(),
+                "issued maturity attestation"
+            );
+        }
         Ok(Response::new(response))
     }
 

@@ -1,8 +1,8 @@
 //! Issued attestations and executed release orders.
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::{StoreError, format_instant, parse_instant};
 
@@ -35,12 +35,12 @@ pub struct ExecutionRow {
 
 /// Records an issued attestation.
 pub async fn insert_attestation(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     row: &AttestationRow,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO attestations (attestation_id, deposit_id, deposit_version, payload, key_id, signature, \
-         issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&row.attestation_id)
     .bind(&row.deposit_id)
@@ -57,12 +57,12 @@ pub async fn insert_attestation(
 
 /// Returns the attestation `attestation_id` if this service issued it.
 pub async fn find_attestation(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     attestation_id: &str,
 ) -> Result<Option<AttestationRow>, StoreError> {
     let row = sqlx::query(
         "SELECT attestation_id, deposit_id, deposit_version, payload, key_id, signature, issued_at, expires_at \
-         FROM attestations WHERE attestation_id = ?1",
+         FROM attestations WHERE attestation_id = $1",
     )
     .bind(attestation_id)
     .fetch_optional(connection)
@@ -90,7 +90,7 @@ pub async fn find_attestation(
     }))
 }
 
-fn execution_from_row(row: &SqliteRow) -> Result<ExecutionRow, StoreError> {
+fn execution_from_row(row: &AnyRow) -> Result<ExecutionRow, StoreError> {
     Ok(ExecutionRow {
         order_id: row.try_get("order_id")?,
         attestation_id: row.try_get("attestation_id")?,
@@ -112,10 +112,10 @@ const EXECUTION_COLUMNS: &str =
 
 /// Returns the execution of order `order_id`, if it was executed.
 pub async fn find_execution_by_order(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     order_id: &str,
 ) -> Result<Option<ExecutionRow>, StoreError> {
-    let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE order_id = ?1");
+    let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE order_id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(order_id)
         .fetch_optional(connection)
@@ -125,10 +125,10 @@ pub async fn find_execution_by_order(
 
 /// Returns the execution that used attestation `attestation_id`, if any.
 pub async fn find_execution_by_attestation(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     attestation_id: &str,
 ) -> Result<Option<ExecutionRow>, StoreError> {
-    let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE attestation_id = ?1");
+    let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE attestation_id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(attestation_id)
         .fetch_optional(connection)
@@ -137,13 +137,10 @@ pub async fn find_execution_by_attestation(
 }
 
 /// Records an executed order.
-pub async fn insert_execution(
-    connection: &mut SqliteConnection,
-    row: &ExecutionRow,
-) -> Result<(), StoreError> {
+pub async fn insert_execution(connection: &mut AnyConnection, row: &ExecutionRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO executions (order_id, attestation_id, deposit_id, order_payload, order_key_id, \
-         order_signature, payout, executed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         order_signature, payout, executed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&row.order_id)
     .bind(&row.attestation_id)

@@ -3,8 +3,10 @@
 use chrono::NaiveDate;
 use interest::DayBasis;
 use rust_decimal::Decimal;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use storage::{BackendSql, decimal_param};
 
 use super::{StoreError, corrupt, parse_date, parse_decimal};
 
@@ -77,11 +79,37 @@ pub struct NewDeposit<'a> {
     pub minimum_remaining_principal: Decimal,
 }
 
-const COLUMNS: &str = "d.deposit_id, d.passbook_number, d.currency_code, d.principal, d.balance, d.term_months, \
-                       d.contract_rate_percent, d.opened_on, d.maturity_date, d.product_code, d.day_basis, \
-                       d.minimum_remaining_principal, d.status, d.partial_withdrawal_used, d.version, d.closed_reason";
+/// The columns of a deposit. Decimals are read as text, which keeps their
+/// scale on both backends.
+const COLUMNS: &str = "d.deposit_id, d.passbook_number, d.currency_code, \
+                       CAST(d.principal AS TEXT) AS principal, CAST(d.balance AS TEXT) AS balance, d.term_months, \
+                       CAST(d.contract_rate_percent AS TEXT) AS contract_rate_percent, d.opened_on, d.maturity_date, \
+                       d.product_code, d.day_basis, \
+                       CAST(d.minimum_remaining_principal AS TEXT) AS minimum_remaining_principal, d.status, \
+                       d.partial_withdrawal_used, d.version, d.closed_reason";
 
-fn from_row(row: &SqliteRow) -> Result<DepositRow, StoreError> {
+static INSERT_DEPOSIT: BackendSql = BackendSql::new(|backend| {
+    let decimal = |index| decimal_param(backend, index);
+    format!(
+        "INSERT INTO deposits (deposit_id, passbook_number, currency_code, principal, balance, term_months, \
+         contract_rate_percent, opened_on, maturity_date, product_code, day_basis, minimum_remaining_principal, \
+         status, partial_withdrawal_used, version) \
+         VALUES ($1, $2, $3, {principal}, {principal}, $5, {rate}, $7, $8, $9, $10, {minimum}, 'open', 0, 1)",
+        principal = decimal(4),
+        rate = decimal(6),
+        minimum = decimal(11),
+    )
+});
+
+static APPLY_WITHDRAWAL: BackendSql = BackendSql::new(|backend| {
+    format!(
+        "UPDATE deposits SET balance = {}, status = $4, partial_withdrawal_used = $5, version = version + 1 \
+         WHERE deposit_id = $1 AND version = $2 AND status = 'open'",
+        decimal_param(backend, 3)
+    )
+});
+
+fn from_row(row: &AnyRow) -> Result<DepositRow, StoreError> {
     let decimal = |column: &'static str| -> Result<Decimal, StoreError> {
         parse_decimal("deposits", column, &row.try_get::<String, _>(column)?)
     };
@@ -115,10 +143,10 @@ fn from_row(row: &SqliteRow) -> Result<DepositRow, StoreError> {
 
 /// Returns the deposit `deposit_id`.
 pub async fn find_deposit(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     deposit_id: &str,
 ) -> Result<Option<DepositRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM deposits d WHERE d.deposit_id = ?1");
+    let sql = format!("SELECT {COLUMNS} FROM deposits d WHERE d.deposit_id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(deposit_id)
         .fetch_optional(connection)
@@ -128,13 +156,13 @@ pub async fn find_deposit(
 
 /// Returns every deposit the passbook holds or held, by opening date then id.
 pub async fn list_passbook_deposits(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     passbook_number: &str,
 ) -> Result<Vec<DepositRow>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM deposits d \
          JOIN passbook_deposits m ON m.deposit_id = d.deposit_id \
-         WHERE m.passbook_number = ?1 ORDER BY d.opened_on, d.deposit_id"
+         WHERE m.passbook_number = $1 ORDER BY d.opened_on, d.deposit_id"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(passbook_number)
@@ -145,29 +173,24 @@ pub async fn list_passbook_deposits(
 
 /// Inserts a new open deposit and its passbook membership.
 pub async fn insert_deposit(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     deposit: &NewDeposit<'_>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO deposits (deposit_id, passbook_number, currency_code, principal, balance, term_months, \
-         contract_rate_percent, opened_on, maturity_date, product_code, day_basis, minimum_remaining_principal, \
-         status, partial_withdrawal_used, version) \
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', 0, 1)",
-    )
-    .bind(deposit.deposit_id)
-    .bind(deposit.passbook_number)
-    .bind(deposit.currency_code)
-    .bind(deposit.principal.to_string())
-    .bind(i64::from(deposit.term_months))
-    .bind(deposit.contract_rate_percent.to_string())
-    .bind(deposit.opened_on.to_string())
-    .bind(deposit.maturity_date.to_string())
-    .bind(deposit.product_code)
-    .bind(deposit.day_basis.as_str())
-    .bind(deposit.minimum_remaining_principal.to_string())
-    .execute(&mut *connection)
-    .await?;
-    sqlx::query("INSERT INTO passbook_deposits (passbook_number, deposit_id) VALUES (?1, ?2)")
+    sqlx::query(INSERT_DEPOSIT.for_connection(connection))
+        .bind(deposit.deposit_id)
+        .bind(deposit.passbook_number)
+        .bind(deposit.currency_code)
+        .bind(deposit.principal.to_string())
+        .bind(i64::from(deposit.term_months))
+        .bind(deposit.contract_rate_percent.to_string())
+        .bind(deposit.opened_on.to_string())
+        .bind(deposit.maturity_date.to_string())
+        .bind(deposit.product_code)
+        .bind(deposit.day_basis.as_str())
+        .bind(deposit.minimum_remaining_principal.to_string())
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("INSERT INTO passbook_deposits (passbook_number, deposit_id) VALUES ($1, $2)")
         .bind(deposit.passbook_number)
         .bind(deposit.deposit_id)
         .execute(connection)
@@ -179,36 +202,33 @@ pub async fn insert_deposit(
 /// sets the new balance, status and partial flag and bumps the version.
 /// Returns false when the version no longer matches.
 pub async fn apply_withdrawal(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     deposit_id: &str,
     expected_version: i64,
     new_balance: Decimal,
     new_status: DepositStatus,
     partial_withdrawal_used: bool,
 ) -> Result<bool, StoreError> {
-    let result = sqlx::query(
-        "UPDATE deposits SET balance = ?3, status = ?4, partial_withdrawal_used = ?5, version = version + 1 \
-         WHERE deposit_id = ?1 AND version = ?2 AND status = 'open'",
-    )
-    .bind(deposit_id)
-    .bind(expected_version)
-    .bind(new_balance.to_string())
-    .bind(new_status.as_str())
-    .bind(i64::from(partial_withdrawal_used))
-    .execute(connection)
-    .await?;
+    let result = sqlx::query(APPLY_WITHDRAWAL.for_connection(connection))
+        .bind(deposit_id)
+        .bind(expected_version)
+        .bind(new_balance.to_string())
+        .bind(new_status.as_str())
+        .bind(i64::from(partial_withdrawal_used))
+        .execute(connection)
+        .await?;
     Ok(result.rows_affected() == 1)
 }
 
 /// Marks an open deposit closed outside this service and bumps its version.
 pub async fn close_deposit(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     deposit_id: &str,
     reason: &str,
 ) -> Result<bool, StoreError> {
     let result = sqlx::query(
-        "UPDATE deposits SET status = 'closed', closed_reason = ?2, version = version + 1 \
-         WHERE deposit_id = ?1 AND status = 'open'",
+        "UPDATE deposits SET status = 'closed', closed_reason = $2, version = version + 1 \
+         WHERE deposit_id = $1 AND status = 'open'",
     )
     .bind(deposit_id)
     .bind(reason)

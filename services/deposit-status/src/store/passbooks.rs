@@ -1,8 +1,8 @@
 //! Passbook rows.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::{StoreError, corrupt, format_instant, parse_date, parse_instant};
 
@@ -68,7 +68,7 @@ pub struct NewPassbook<'a> {
 const COLUMNS: &str = "passbook_number, customer_id, customer_name, masked_id_number, branch_id, status, \
                        opened_at, reported_lost_at, replaces_passbook_number, replaced_by_passbook_number, reissued_on";
 
-fn from_row(row: &SqliteRow) -> Result<PassbookRow, StoreError> {
+fn from_row(row: &AnyRow) -> Result<PassbookRow, StoreError> {
     let optional_instant = |column: &'static str| -> Result<Option<DateTime<Utc>>, StoreError> {
         row.try_get::<Option<String>, _>(column)?
             .map(|text| parse_instant("passbooks", column, &text))
@@ -94,10 +94,10 @@ fn from_row(row: &SqliteRow) -> Result<PassbookRow, StoreError> {
 
 /// Returns the passbook numbered `passbook_number`.
 pub async fn find_passbook(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     passbook_number: &str,
 ) -> Result<Option<PassbookRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM passbooks WHERE passbook_number = ?1");
+    let sql = format!("SELECT {COLUMNS} FROM passbooks WHERE passbook_number = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(passbook_number)
         .fetch_optional(connection)
@@ -108,13 +108,13 @@ pub async fn find_passbook(
 /// Inserts an active passbook. Fails with a unique violation when the number
 /// exists.
 pub async fn insert_passbook(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     passbook: &NewPassbook<'_>,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO passbooks (passbook_number, customer_id, customer_name, masked_id_number, branch_id, \
          status, opened_at, replaces_passbook_number, reissued_on) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?7, ?8)",
+         VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8)",
     )
     .bind(passbook.passbook_number)
     .bind(passbook.customer_id)
@@ -131,12 +131,12 @@ pub async fn insert_passbook(
 
 /// Marks an active passbook reported lost at `at`.
 pub async fn mark_passbook_lost(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     passbook_number: &str,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE passbooks SET status = ?2, reported_lost_at = ?3 WHERE passbook_number = ?1 AND status = 'active'",
+        "UPDATE passbooks SET status = $2, reported_lost_at = $3 WHERE passbook_number = $1 AND status = 'active'",
     )
     .bind(passbook_number)
     .bind(PassbookStatus::ReportedLost.as_str())
@@ -150,12 +150,12 @@ pub async fn mark_passbook_lost(
 /// holds to the new number. The old number keeps its membership rows, so it
 /// still lists what it held.
 pub async fn replace_passbook(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     old_number: &str,
     new_number: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE passbooks SET status = ?2, replaced_by_passbook_number = ?3 WHERE passbook_number = ?1",
+        "UPDATE passbooks SET status = $2, replaced_by_passbook_number = $3 WHERE passbook_number = $1",
     )
     .bind(old_number)
     .bind(PassbookStatus::Replaced.as_str())
@@ -164,7 +164,7 @@ pub async fn replace_passbook(
     .await?;
     sqlx::query(
         "INSERT INTO passbook_deposits (passbook_number, deposit_id) \
-         SELECT ?2, deposit_id FROM deposits WHERE passbook_number = ?1",
+         SELECT $2, deposit_id FROM deposits WHERE passbook_number = $1",
     )
     .bind(old_number)
     .bind(new_number)
@@ -172,7 +172,7 @@ pub async fn replace_passbook(
     .await?;
     // Every change to a deposit bumps its version, which voids attestations
     // issued against the old number.
-    sqlx::query("UPDATE deposits SET passbook_number = ?2, version = version + 1 WHERE passbook_number = ?1")
+    sqlx::query("UPDATE deposits SET passbook_number = $2, version = version + 1 WHERE passbook_number = $1")
         .bind(old_number)
         .bind(new_number)
         .execute(connection)

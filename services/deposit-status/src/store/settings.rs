@@ -1,15 +1,12 @@
 //! Named settings stored in the database, shared by every replica.
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::StoreError;
 
 /// Returns the value of setting `name`, if set.
-pub async fn get_setting(
-    connection: &mut SqliteConnection,
-    name: &str,
-) -> Result<Option<String>, StoreError> {
-    let value = sqlx::query_scalar("SELECT value FROM settings WHERE name = ?1")
+pub async fn get_setting(connection: &mut AnyConnection, name: &str) -> Result<Option<String>, StoreError> {
+    let value = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
         .bind(name)
         .fetch_optional(connection)
         .await?;
@@ -18,14 +15,14 @@ pub async fn get_setting(
 
 /// Sets `name` to `value`, or removes it when `value` is `None`.
 pub async fn put_setting(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     name: &str,
     value: Option<&str>,
 ) -> Result<(), StoreError> {
     match value {
         Some(value) => {
             sqlx::query(
-                "INSERT INTO settings (name, value) VALUES (?1, ?2) \
+                "INSERT INTO settings (name, value) VALUES ($1, $2) \
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             )
             .bind(name)
@@ -34,7 +31,7 @@ pub async fn put_setting(
             .await?;
         }
         None => {
-            sqlx::query("DELETE FROM settings WHERE name = ?1")
+            sqlx::query("DELETE FROM settings WHERE name = $1")
                 .bind(name)
                 .execute(connection)
                 .await?;

@@ -1,5 +1,7 @@
 //! Test harness: starts the real service on 127.0.0.1 port 0 with a fresh
-//! SQLite file and generated keys, and hands out generated clients.
+//! database and generated keys, and hands out generated clients. The
+//! database is a SQLite file, or a new PostgreSQL database when
+//! BANK_TEST_BACKEND=postgres.
 
 #![allow(dead_code)]
 
@@ -20,6 +22,7 @@ use grpc_support::convert::{envelope_from_proto, envelope_to_proto, to_timestamp
 use grpc_support::error::ErrorSummary;
 use prost::Message;
 use tempfile::TempDir;
+use test_support::TestBackend;
 use tonic::transport::Channel;
 
 /// A running service and what a test needs to talk to it.
@@ -32,7 +35,7 @@ pub struct TestService {
     /// trusted by the service.
     pub release_key: SigningKey,
     pub directory: TempDir,
-    pub database_path: PathBuf,
+    pub database_url: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -57,7 +60,9 @@ impl TestService {
     }
 }
 
-/// Settings for a service in `directory`, listening on port 0.
+/// Settings for a service in `directory`, listening on port 0, with a
+/// SQLite file there; [`start_with`] replaces the database for the
+/// PostgreSQL backend.
 pub fn test_settings(directory: &std::path::Path, release_public_key: PathBuf) -> Settings {
     let signing_key_file = directory.join("attestation.pem");
     if !signing_key_file.exists() {
@@ -70,6 +75,9 @@ pub fn test_settings(directory: &std::path::Path, release_public_key: PathBuf) -
         database_url: format!("sqlite://{}", directory.join("deposit-status.db").display()),
         database_max_connections: 4,
         database_busy_timeout_ms: 5_000,
+        database_connect_timeout_ms: deposit_status::config::DEFAULT_DATABASE_CONNECT_TIMEOUT_MS,
+        database_statement_timeout_ms: deposit_status::config::DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS,
+        database_serialization_retries: deposit_status::config::DEFAULT_DATABASE_SERIALIZATION_RETRIES,
         signing_key_file,
         signing_key_valid_from: DateTime::<Utc>::UNIX_EPOCH,
         previous_public_keys: Vec::new(),
@@ -99,6 +107,8 @@ pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestService {
         .write_pem_file(&release_public)
         .unwrap();
     let mut settings = test_settings(directory.path(), release_public);
+    settings.database_url =
+        test_support::database_url(TestBackend::from_env(), directory.path(), "deposit-status").await;
     adjust(&mut settings);
     start_in(directory, release_key, settings).await
 }
@@ -123,7 +133,7 @@ pub async fn start_in(directory: TempDir, release_key: SigningKey, settings: Set
     let admin = DepositAdminServiceClient::connect(format!("http://{admin_addr}"))
         .await
         .unwrap();
-    let database_path = directory.path().join("deposit-status.db");
+    let database_url = settings.database_url.clone();
     TestService {
         status,
         admin,
@@ -131,9 +141,23 @@ pub async fn start_in(directory: TempDir, release_key: SigningKey, settings: Set
         admin_addr,
         release_key,
         directory,
-        database_path,
+        database_url,
         shutdown: Some(shutdown),
         task: Some(task),
+    }
+}
+
+impl TestService {
+    /// Number of release orders the service executed, read from its
+    /// database.
+    pub async fn executions(&self) -> i64 {
+        let pool = test_support::connect(&self.database_url).await;
+        let count = sqlx::query_scalar("SELECT COUNT(*) FROM executions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        count
     }
 }
 

@@ -1,25 +1,28 @@
 //! The customer's acknowledgement of the interest-loss disclosure, recorded
 //! and signed by the teller who submitted the withdrawal.
 
+use attestation::Envelope;
 use bank_proto::common::SignedEnvelope;
 use bank_proto::withdrawal::{
     AcknowledgeDisclosureRequest, AcknowledgeDisclosureResponse, AuditEventType, CaptureMethod,
     DisclosureAcknowledgement,
 };
+use chrono::{DateTime, Utc};
 use grpc_support::convert::{
     envelope_from_proto, parse_request_id, parse_timestamp, require_identifier, require_text,
 };
 use grpc_support::error::Violations;
 use prost::Message;
 use serde_json::json;
-use storage::RequestKey;
+use sqlx::AnyConnection;
+use storage::{Committed, RequestKey};
 
 use super::{AppState, MAX_CLOCK_SKEW, authorization_view, load};
 use crate::audit::{self, Event};
 use crate::disclosure::{EN, ZH_CN, sha256_hex};
 use crate::error::AuthorizationError;
 use crate::staff_signature::{require_signer, verify_staff_signature};
-use crate::store::{self, AuthorizationState, Role};
+use crate::store::{self, AuthorizationState, Role, StaffRow};
 
 /// Longest capture reference accepted, in characters.
 const MAX_CAPTURE_REFERENCE_CHARS: usize = 64;
@@ -110,14 +113,36 @@ pub async fn acknowledge(
     }
     violations.finish()?;
 
-    let mut transaction = state.store.begin_write().await?;
-    if let Some(response) = key
-        .replay::<AcknowledgeDisclosureResponse>(&mut transaction)
-        .await?
-    {
-        return Ok(response);
+    let (key, teller, envelope, acknowledgement) = (&key, &teller, &envelope, &acknowledgement);
+    let (response, authorization_id) = state
+        .store
+        .write_committed(|transaction| {
+            Box::pin(record(transaction, key, teller, envelope, acknowledgement, now))
+        })
+        .await?;
+    if let Some(authorization_id) = authorization_id {
+        tracing::info!(%authorization_id, "disclosure acknowledged");
     }
-    let mut row = load(&mut transaction, &acknowledgement.authorization_id).await?;
+    Ok(response)
+}
+
+/// Records the acknowledgement inside the write transaction of
+/// `connection`, and returns the response with the authorization id, or no
+/// id for a replayed response. An authorization whose attestation expired
+/// is marked expired, committed, and then the request fails.
+async fn record(
+    connection: &mut AnyConnection,
+    key: &RequestKey<'_>,
+    teller: &StaffRow,
+    envelope: &Envelope,
+    acknowledgement: &DisclosureAcknowledgement,
+    now: DateTime<Utc>,
+) -> Result<Committed<(AcknowledgeDisclosureResponse, Option<String>), AuthorizationError>, AuthorizationError>
+{
+    if let Some(response) = key.replay::<AcknowledgeDisclosureResponse>(connection).await? {
+        return Ok(Committed::Value((response, None)));
+    }
+    let mut row = load(connection, &acknowledgement.authorization_id).await?;
     if row.teller_staff_id != teller.staff_id {
         return Err(AuthorizationError::NotSubmittingTeller(row.authorization_id));
     }
@@ -144,17 +169,18 @@ pub async fn acknowledge(
         return Err(AuthorizationError::DisclosureMismatch);
     }
     if row.attestation_expires_at <= now {
-        super::decide::expire(&mut transaction, &mut row, now).await?;
-        transaction.commit().await?;
-        return Err(AuthorizationError::AttestationExpired(row.attestation_id));
+        super::decide::expire(connection, &mut row, now).await?;
+        return Ok(Committed::Error(AuthorizationError::AttestationExpired(
+            row.attestation_id,
+        )));
     }
 
     row.acknowledgement = Some(envelope.clone());
     row.acknowledgement_recorded_at = Some(now);
     row.updated_at = now;
-    store::save_authorization(&mut transaction, &row).await?;
+    store::save_authorization(connection, &row).await?;
     audit::record(
-        &mut transaction,
+        connection,
         AuditEventType::Acknowledged,
         now,
         Event {
@@ -168,16 +194,14 @@ pub async fn acknowledge(
                 "capture_method": format!("{:?}", acknowledgement.capture_method()),
                 "capture_reference": acknowledgement.capture_reference,
             })),
-            envelopes: vec![&envelope],
+            envelopes: vec![envelope],
             ..Event::default()
         },
     )
     .await?;
     let response = AcknowledgeDisclosureResponse {
-        authorization: Some(authorization_view(&mut transaction, &row).await?),
+        authorization: Some(authorization_view(connection, &row).await?),
     };
-    key.remember(&mut transaction, &response, now).await?;
-    transaction.commit().await?;
-    tracing::info!(authorization_id = %row.authorization_id, "disclosure acknowledged");
-    Ok(response)
+    key.remember(connection, &response, now).await?;
+    Ok(Committed::Value((response, Some(row.authorization_id))))
 }

@@ -17,7 +17,7 @@ use grpc_support::convert::{
 use grpc_support::error::{ApiError, Violations};
 use prost_types::Timestamp;
 use serde_json::json;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use storage::RequestKey;
 use tonic::{Request, Response, Status};
 
@@ -101,7 +101,7 @@ fn parse_key(
 }
 
 async fn member_view(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     staff: &StaffRow,
 ) -> Result<StaffMember, AuthorizationError> {
     let now = Utc::now();
@@ -141,17 +141,14 @@ async fn member_view(
     })
 }
 
-async fn load_staff(
-    connection: &mut SqliteConnection,
-    staff_id: &str,
-) -> Result<StaffRow, AuthorizationError> {
+async fn load_staff(connection: &mut AnyConnection, staff_id: &str) -> Result<StaffRow, AuthorizationError> {
     store::find_staff(connection, staff_id)
         .await?
         .ok_or_else(|| AuthorizationError::StaffNotEnrolled(staff_id.to_owned()))
 }
 
 async fn record_staff_change(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     staff_id: &str,
     change: &str,
     details: serde_json::Value,
@@ -209,25 +206,6 @@ impl AdminService {
         };
 
         let request_key = RequestKey::new("EnrollStaff", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await?;
-        if let Some(response) = request_key
-            .replay::<EnrollStaffResponse>(&mut transaction)
-            .await?
-        {
-            return Ok(response);
-        }
-        if store::find_staff(&mut transaction, &request.staff_id)
-            .await?
-            .is_some()
-        {
-            return Err(AuthorizationError::StaffAlreadyEnrolled(request.staff_id));
-        }
-        if store::find_staff_key(&mut transaction, &key.key_id())
-            .await?
-            .is_some()
-        {
-            return Err(AuthorizationError::KeyAlreadyEnrolled(key.key_id()));
-        }
         let staff = StaffRow {
             staff_id: request.staff_id.clone(),
             name,
@@ -238,33 +216,55 @@ impl AdminService {
             enrolled_at: now,
             deactivated_at: None,
         };
-        store::insert_staff(&mut transaction, &staff).await?;
-        store::insert_staff_key(
-            &mut transaction,
-            &StaffKeyRow {
-                key_id: key.key_id(),
-                staff_id: staff.staff_id.clone(),
-                public_key: key.to_bytes().to_vec(),
-                valid_from,
-                valid_until,
-                revoked_at: None,
-            },
-        )
-        .await?;
-        record_staff_change(
-            &mut transaction,
-            &staff.staff_id,
-            "enrolled",
-            json!({ "role": role.as_str(), "branch_id": staff.branch_id, "key_id": key.key_id() }),
-            now,
-        )
-        .await?;
-        let response = EnrollStaffResponse {
-            staff_member: Some(member_view(&mut transaction, &staff).await?),
-        };
-        request_key.remember(&mut transaction, &response, now).await?;
-        transaction.commit().await?;
-        tracing::info!(staff_id = %staff.staff_id, role = role.as_str(), "staff member enrolled");
+        let (request_key, staff_ref, key) = (&request_key, &staff, &key);
+        let (response, replayed) = self
+            .state
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = request_key.replay::<EnrollStaffResponse>(transaction).await? {
+                        return Ok((response, true));
+                    }
+                    if store::find_staff(transaction, &staff_ref.staff_id).await?.is_some() {
+                        return Err(AuthorizationError::StaffAlreadyEnrolled(
+                            staff_ref.staff_id.clone(),
+                        ));
+                    }
+                    if store::find_staff_key(transaction, &key.key_id()).await?.is_some() {
+                        return Err(AuthorizationError::KeyAlreadyEnrolled(key.key_id()));
+                    }
+                    store::insert_staff(transaction, staff_ref).await?;
+                    store::insert_staff_key(
+                        transaction,
+                        &StaffKeyRow {
+                            key_id: key.key_id(),
+                            staff_id: staff_ref.staff_id.clone(),
+                            public_key: key.to_bytes().to_vec(),
+                            valid_from,
+                            valid_until,
+                            revoked_at: None,
+                        },
+                    )
+                    .await?;
+                    record_staff_change(
+                        transaction,
+                        &staff_ref.staff_id,
+                        "enrolled",
+                        json!({ "role": role.as_str(), "branch_id": staff_ref.branch_id, "key_id": key.key_id() }),
+                        now,
+                    )
+                    .await?;
+                    let response = EnrollStaffResponse {
+                        staff_member: Some(member_view(transaction, staff_ref).await?),
+                    };
+                    request_key.remember(transaction, &response, now).await?;
+                    Ok::<_, AuthorizationError>((response, false))
+                })
+            })
+            .await?;
+        if !replayed {
+            tracing::info!(staff_id = %staff.staff_id, role = role.as_str(), "staff member enrolled");
+        }
         Ok(response)
     }
 
@@ -286,45 +286,47 @@ impl AdminService {
         };
 
         let request_key = RequestKey::new("AddStaffKey", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await?;
-        if let Some(response) = request_key
-            .replay::<AddStaffKeyResponse>(&mut transaction)
-            .await?
-        {
-            return Ok(response);
-        }
-        let staff = load_staff(&mut transaction, &request.staff_id).await?;
-        if store::find_staff_key(&mut transaction, &key.key_id())
-            .await?
-            .is_some()
-        {
-            return Err(AuthorizationError::KeyAlreadyEnrolled(key.key_id()));
-        }
-        store::insert_staff_key(
-            &mut transaction,
-            &StaffKeyRow {
-                key_id: key.key_id(),
-                staff_id: staff.staff_id.clone(),
-                public_key: key.to_bytes().to_vec(),
-                valid_from,
-                valid_until,
-                revoked_at: None,
-            },
-        )
-        .await?;
-        record_staff_change(
-            &mut transaction,
-            &staff.staff_id,
-            "key added",
-            json!({ "key_id": key.key_id() }),
-            now,
-        )
-        .await?;
-        let response = AddStaffKeyResponse {
-            staff_member: Some(member_view(&mut transaction, &staff).await?),
-        };
-        request_key.remember(&mut transaction, &response, now).await?;
-        transaction.commit().await?;
+        let (request_key, request, key) = (&request_key, &request, &key);
+        let response = self
+            .state
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = request_key.replay::<AddStaffKeyResponse>(transaction).await? {
+                        return Ok(response);
+                    }
+                    let staff = load_staff(transaction, &request.staff_id).await?;
+                    if store::find_staff_key(transaction, &key.key_id()).await?.is_some() {
+                        return Err(AuthorizationError::KeyAlreadyEnrolled(key.key_id()));
+                    }
+                    store::insert_staff_key(
+                        transaction,
+                        &StaffKeyRow {
+                            key_id: key.key_id(),
+                            staff_id: staff.staff_id.clone(),
+                            public_key: key.to_bytes().to_vec(),
+                            valid_from,
+                            valid_until,
+                            revoked_at: None,
+                        },
+                    )
+                    .await?;
+                    record_staff_change(
+                        transaction,
+                        &staff.staff_id,
+                        "key added",
+                        json!({ "key_id": key.key_id() }),
+                        now,
+                    )
+                    .await?;
+                    let response = AddStaffKeyResponse {
+                        staff_member: Some(member_view(transaction, &staff).await?),
+                    };
+                    request_key.remember(transaction, &response, now).await?;
+                    Ok(response)
+                })
+            })
+            .await?;
         Ok(response)
     }
 
@@ -340,34 +342,41 @@ impl AdminService {
         violations.finish()?;
 
         let request_key = RequestKey::new("RevokeStaffKey", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await?;
-        if let Some(response) = request_key
-            .replay::<RevokeStaffKeyResponse>(&mut transaction)
-            .await?
-        {
-            return Ok(response);
+        let (request_key, request) = (&request_key, &request);
+        let (response, replayed) = self
+            .state
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = request_key.replay::<RevokeStaffKeyResponse>(transaction).await? {
+                        return Ok((response, true));
+                    }
+                    let staff = load_staff(transaction, &request.staff_id).await?;
+                    if !store::revoke_staff_key(transaction, &staff.staff_id, &request.key_id, now).await? {
+                        return Err(AuthorizationError::KeyNotFound {
+                            staff_id: staff.staff_id,
+                            key_id: request.key_id.clone(),
+                        });
+                    }
+                    record_staff_change(
+                        transaction,
+                        &staff.staff_id,
+                        "key revoked",
+                        json!({ "key_id": request.key_id }),
+                        now,
+                    )
+                    .await?;
+                    let response = RevokeStaffKeyResponse {
+                        staff_member: Some(member_view(transaction, &staff).await?),
+                    };
+                    request_key.remember(transaction, &response, now).await?;
+                    Ok::<_, AuthorizationError>((response, false))
+                })
+            })
+            .await?;
+        if !replayed {
+            tracing::info!(staff_id = %request.staff_id, key_id = %request.key_id, "staff key revoked");
         }
-        let staff = load_staff(&mut transaction, &request.staff_id).await?;
-        if !store::revoke_staff_key(&mut transaction, &staff.staff_id, &request.key_id, now).await? {
-            return Err(AuthorizationError::KeyNotFound {
-                staff_id: staff.staff_id,
-                key_id: request.key_id,
-            });
-        }
-        record_staff_change(
-            &mut transaction,
-            &staff.staff_id,
-            "key revoked",
-            json!({ "key_id": request.key_id }),
-            now,
-        )
-        .await?;
-        let response = RevokeStaffKeyResponse {
-            staff_member: Some(member_view(&mut transaction, &staff).await?),
-        };
-        request_key.remember(&mut transaction, &response, now).await?;
-        transaction.commit().await?;
-        tracing::info!(staff_id = %staff.staff_id, key_id = %request.key_id, "staff key revoked");
         Ok(response)
     }
 
@@ -383,30 +392,38 @@ impl AdminService {
         violations.finish()?;
 
         let request_key = RequestKey::new("DeactivateStaff", &request.request_id, &request);
-        let mut transaction = self.state.store.begin_write().await?;
-        if let Some(response) = request_key
-            .replay::<DeactivateStaffResponse>(&mut transaction)
-            .await?
-        {
-            return Ok(response);
+        let (request_key, request) = (&request_key, &request);
+        let (response, replayed) = self
+            .state
+            .store
+            .write(|transaction| {
+                Box::pin(async move {
+                    if let Some(response) = request_key.replay::<DeactivateStaffResponse>(transaction).await?
+                    {
+                        return Ok((response, true));
+                    }
+                    load_staff(transaction, &request.staff_id).await?;
+                    store::deactivate_staff(transaction, &request.staff_id, now).await?;
+                    record_staff_change(
+                        transaction,
+                        &request.staff_id,
+                        "deactivated",
+                        json!({ "reason": request.reason.trim() }),
+                        now,
+                    )
+                    .await?;
+                    let staff = load_staff(transaction, &request.staff_id).await?;
+                    let response = DeactivateStaffResponse {
+                        staff_member: Some(member_view(transaction, &staff).await?),
+                    };
+                    request_key.remember(transaction, &response, now).await?;
+                    Ok::<_, AuthorizationError>((response, false))
+                })
+            })
+            .await?;
+        if !replayed {
+            tracing::info!(staff_id = %request.staff_id, "staff member deactivated");
         }
-        load_staff(&mut transaction, &request.staff_id).await?;
-        store::deactivate_staff(&mut transaction, &request.staff_id, now).await?;
-        record_staff_change(
-            &mut transaction,
-            &request.staff_id,
-            "deactivated",
-            json!({ "reason": request.reason.trim() }),
-            now,
-        )
-        .await?;
-        let staff = load_staff(&mut transaction, &request.staff_id).await?;
-        let response = DeactivateStaffResponse {
-            staff_member: Some(member_view(&mut transaction, &staff).await?),
-        };
-        request_key.remember(&mut transaction, &response, now).await?;
-        transaction.commit().await?;
-        tracing::info!(staff_id = %request.staff_id, "staff member deactivated");
         Ok(response)
     }
 

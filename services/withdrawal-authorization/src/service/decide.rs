@@ -23,7 +23,7 @@ use grpc_support::convert::{
 use grpc_support::error::Violations;
 use prost::Message;
 use serde_json::json;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use storage::RequestKey;
 
 use super::{AppState, MAX_CLOCK_SKEW, authorization_view, load};
@@ -83,22 +83,84 @@ pub async fn co_sign(
     require_signer(&supervisor, &cosignature.supervisor_staff_id, "supervisor")?;
     check_references(&cosignature.authorizations, cosignature.signed_at.as_ref(), now)?;
 
-    let mut transaction = state.store.begin_write().await?;
-    if let Some(response) = key
-        .replay::<CoSignAuthorizationsResponse>(&mut transaction)
-        .await?
-    {
-        return Ok(response);
+    let (key, supervisor, envelope, cosignature) = (&key, &supervisor, &envelope, &cosignature);
+    let decision = state
+        .store
+        .write(|transaction| {
+            Box::pin(record_cosignature(
+                transaction,
+                key,
+                supervisor,
+                envelope,
+                cosignature,
+                now,
+            ))
+        })
+        .await?;
+    match decision {
+        Decision::Replayed(response) => Ok(response),
+        Decision::Recorded(response) => {
+            tracing::info!(
+                supervisor = %supervisor.staff_id,
+                count = response.authorizations.len(),
+                "authorizations co-signed"
+            );
+            Ok(response)
+        }
+        Decision::Denied(denial) => {
+            let Denial { row, error } = *denial;
+            Err(record_denial(state, envelope, row.as_ref(), error, now).await)
+        }
+    }
+}
+
+/// The result of a decision's write transaction.
+enum Decision<R> {
+    /// The request_id was used before; this is the stored response.
+    Replayed(R),
+    /// The decision was recorded.
+    Recorded(R),
+    /// The decision was refused. The transaction committed what it changed
+    /// (an authorization marked expired); the denial is recorded after it.
+    Denied(Box<Denial>),
+}
+
+/// A refused decision: the authorization it named, and why.
+struct Denial {
+    row: Option<AuthorizationRow>,
+    error: AuthorizationError,
+}
+
+impl<R> Decision<R> {
+    fn denied(row: AuthorizationRow, error: AuthorizationError) -> Self {
+        Decision::Denied(Box::new(Denial {
+            row: Some(row),
+            error,
+        }))
+    }
+}
+
+/// Checks and records a co-signature inside the write transaction of
+/// `connection`.
+async fn record_cosignature(
+    connection: &mut AnyConnection,
+    key: &RequestKey<'_>,
+    supervisor: &StaffRow,
+    envelope: &Envelope,
+    cosignature: &CoSignature,
+    now: DateTime<Utc>,
+) -> Result<Decision<CoSignAuthorizationsResponse>, AuthorizationError> {
+    if let Some(response) = key.replay::<CoSignAuthorizationsResponse>(connection).await? {
+        return Ok(Decision::Replayed(response));
     }
     let mut rows = Vec::with_capacity(cosignature.authorizations.len());
     for reference in &cosignature.authorizations {
-        let mut row = load(&mut transaction, &reference.authorization_id).await?;
-        let checked = check_decision(&mut transaction, &supervisor, &mut row, reference, now).await;
-        let checked = checked.and_then(|()| check_approval(&supervisor, &row));
+        let mut row = load(connection, &reference.authorization_id).await?;
+        let checked = check_decision(connection, supervisor, &mut row, reference, now).await;
+        let checked = checked.and_then(|()| check_approval(supervisor, &row));
         if let Err(error) = checked {
             // Expiry is a change of state to keep; the denial is recorded too.
-            transaction.commit().await?;
-            return Err(record_denial(state, &envelope, Some(&row), error, now).await);
+            return Ok(Decision::denied(row, error));
         }
         rows.push(row);
     }
@@ -108,17 +170,17 @@ pub async fn co_sign(
             .iter()
             .find(|row| row.loses_interest || row.closure_id.is_none() || row.closure_id != closure)
         {
+            // Nothing was changed yet, so committing is the same as rolling
+            // back.
             let error = AuthorizationError::BulkCoSignatureForbidden(row.authorization_id.clone());
-            let row = row.clone();
-            drop(transaction);
-            return Err(record_denial(state, &envelope, Some(&row), error, now).await);
+            return Ok(Decision::denied(row.clone(), error));
         }
     }
 
     let mut authorizations = Vec::with_capacity(rows.len());
     for row in &mut rows {
         store::insert_decision(
-            &mut transaction,
+            connection,
             &DecisionRow {
                 authorization_id: row.authorization_id.clone(),
                 position: 0,
@@ -135,9 +197,9 @@ pub async fn co_sign(
         row.state = AuthorizationState::Ready;
         row.requirements_met_at = Some(now);
         row.updated_at = now;
-        store::save_authorization(&mut transaction, row).await?;
+        store::save_authorization(connection, row).await?;
         audit::record(
-            &mut transaction,
+            connection,
             AuditEventType::Cosigned,
             now,
             Event {
@@ -147,20 +209,18 @@ pub async fn co_sign(
                 deposit_id: &row.deposit_id,
                 details: Some(json!({
                     "authorization_digest": authorization_digest(row),
-                    "covered": rows_count(&cosignature),
+                    "covered": rows_count(cosignature),
                 })),
-                envelopes: vec![&envelope],
+                envelopes: vec![envelope],
                 ..Event::default()
             },
         )
         .await?;
-        authorizations.push(authorization_view(&mut transaction, row).await?);
+        authorizations.push(authorization_view(connection, row).await?);
     }
     let response = CoSignAuthorizationsResponse { authorizations };
-    key.remember(&mut transaction, &response, now).await?;
-    transaction.commit().await?;
-    tracing::info!(supervisor = %supervisor.staff_id, count = rows.len(), "authorizations co-signed");
-    Ok(response)
+    key.remember(connection, &response, now).await?;
+    Ok(Decision::Recorded(response))
 }
 
 fn rows_count(cosignature: &CoSignature) -> usize {
@@ -221,21 +281,60 @@ pub async fn reject(
         now,
     )?;
 
-    let mut transaction = state.store.begin_write().await?;
-    if let Some(response) = key
-        .replay::<RejectAuthorizationResponse>(&mut transaction)
-        .await?
-    {
-        return Ok(response);
+    let (key, supervisor, envelope, rejection, reference) =
+        (&key, &supervisor, &envelope, &rejection, &reference);
+    let decision = state
+        .store
+        .write(|transaction| {
+            Box::pin(record_rejection(
+                transaction,
+                key,
+                supervisor,
+                envelope,
+                rejection,
+                reference,
+                now,
+            ))
+        })
+        .await?;
+    match decision {
+        Decision::Replayed(response) => Ok(response),
+        Decision::Recorded(response) => {
+            tracing::info!(
+                authorization_id = %reference.authorization_id,
+                supervisor = %supervisor.staff_id,
+                "authorization rejected"
+            );
+            Ok(response)
+        }
+        Decision::Denied(denial) => {
+            let Denial { row, error } = *denial;
+            Err(record_denial(state, envelope, row.as_ref(), error, now).await)
+        }
     }
-    let mut row = load(&mut transaction, &reference.authorization_id).await?;
-    if let Err(error) = check_decision(&mut transaction, &supervisor, &mut row, &reference, now).await {
-        transaction.commit().await?;
-        return Err(record_denial(state, &envelope, Some(&row), error, now).await);
+}
+
+/// Checks and records a rejection inside the write transaction of
+/// `connection`.
+async fn record_rejection(
+    connection: &mut AnyConnection,
+    key: &RequestKey<'_>,
+    supervisor: &StaffRow,
+    envelope: &Envelope,
+    rejection: &Rejection,
+    reference: &AuthorizationReference,
+    now: DateTime<Utc>,
+) -> Result<Decision<RejectAuthorizationResponse>, AuthorizationError> {
+    if let Some(response) = key.replay::<RejectAuthorizationResponse>(connection).await? {
+        return Ok(Decision::Replayed(response));
+    }
+    let mut row = load(connection, &reference.authorization_id).await?;
+    if let Err(error) = check_decision(connection, supervisor, &mut row, reference, now).await {
+        return Ok(Decision::denied(row, error));
     }
     let reason = rejection.reason.trim().to_owned();
     store::insert_decision(
-        &mut transaction,
+        connection,
         &DecisionRow {
             authorization_id: row.authorization_id.clone(),
             position: 0,
@@ -249,9 +348,9 @@ pub async fn reject(
     .await?;
     row.state = AuthorizationState::Rejected;
     row.updated_at = now;
-    store::save_authorization(&mut transaction, &row).await?;
+    store::save_authorization(connection, &row).await?;
     audit::record(
-        &mut transaction,
+        connection,
         AuditEventType::Rejected,
         now,
         Event {
@@ -260,18 +359,16 @@ pub async fn reject(
             passbook_number: &row.passbook_number,
             deposit_id: &row.deposit_id,
             reason: &reason,
-            envelopes: vec![&envelope],
+            envelopes: vec![envelope],
             ..Event::default()
         },
     )
     .await?;
     let response = RejectAuthorizationResponse {
-        authorization: Some(authorization_view(&mut transaction, &row).await?),
+        authorization: Some(authorization_view(connection, &row).await?),
     };
-    key.remember(&mut transaction, &response, now).await?;
-    transaction.commit().await?;
-    tracing::info!(authorization_id = %row.authorization_id, supervisor = %supervisor.staff_id, "authorization rejected");
-    Ok(response)
+    key.remember(connection, &response, now).await?;
+    Ok(Decision::Recorded(response))
 }
 
 fn undecodable(field: &str) -> AuthorizationError {
@@ -331,7 +428,7 @@ fn check_references(
 /// signature is over its current digest, and its attestation has not
 /// expired (an expired one is marked so inside `transaction`).
 async fn check_decision(
-    transaction: &mut SqliteConnection,
+    transaction: &mut AnyConnection,
     supervisor: &StaffRow,
     row: &mut AuthorizationRow,
     reference: &AuthorizationReference,
@@ -400,7 +497,7 @@ fn check_approval(supervisor: &StaffRow, row: &AuthorizationRow) -> Result<(), A
 /// Marks an authorization expired because its attestation expired before
 /// every requirement was met.
 pub async fn expire(
-    transaction: &mut SqliteConnection,
+    transaction: &mut AnyConnection,
     row: &mut AuthorizationRow,
     now: DateTime<Utc>,
 ) -> Result<(), AuthorizationError> {
@@ -455,26 +552,28 @@ async fn record_denial(
     now: DateTime<Utc>,
 ) -> AuthorizationError {
     let reason = error.to_string();
-    let result = async {
-        let mut transaction = state.store.begin_write().await?;
-        audit::record(
-            &mut transaction,
-            AuditEventType::Denied,
-            now,
-            Event {
-                authorization_id: row.map(|row| row.authorization_id.as_str()).unwrap_or_default(),
-                passbook_number: row.map(|row| row.passbook_number.as_str()).unwrap_or_default(),
-                deposit_id: row.map(|row| row.deposit_id.as_str()).unwrap_or_default(),
-                reason: &reason,
-                envelopes: vec![envelope],
-                ..Event::default()
-            },
-        )
-        .await?;
-        transaction.commit().await?;
-        Ok::<(), AuthorizationError>(())
-    }
-    .await;
+    let reason_text = reason.as_str();
+    let result = state
+        .store
+        .write(|transaction| {
+            Box::pin(async move {
+                audit::record(
+                    transaction,
+                    AuditEventType::Denied,
+                    now,
+                    Event {
+                        authorization_id: row.map(|row| row.authorization_id.as_str()).unwrap_or_default(),
+                        passbook_number: row.map(|row| row.passbook_number.as_str()).unwrap_or_default(),
+                        deposit_id: row.map(|row| row.deposit_id.as_str()).unwrap_or_default(),
+                        reason: reason_text,
+                        envelopes: vec![envelope],
+                        ..Event::default()
+                    },
+                )
+                .await
+            })
+        })
+        .await;
     if let Err(audit_error) = result {
         tracing::error!(error = %audit_error, denial = %reason, "failed to record a denied decision in the audit log");
     }

@@ -26,7 +26,7 @@ use bank_proto::withdrawal::{
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 use tonic::{Request, Response, Status};
 
 pub use admin::AdminService;
@@ -63,7 +63,7 @@ impl AppState {
 
 /// Loads an authorization or fails with AUTHORIZATION_NOT_FOUND.
 async fn load(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     authorization_id: &str,
 ) -> Result<AuthorizationRow, AuthorizationError> {
     store::find_authorization(connection, authorization_id)
@@ -74,7 +74,7 @@ async fn load(
 /// Builds the protobuf view of a stored authorization, with its decisions
 /// and the supervisors' names.
 async fn authorization_view(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     row: &AuthorizationRow,
 ) -> Result<bank_proto::withdrawal::Authorization, AuthorizationError> {
     let decisions = store::list_decisions(connection, &row.authorization_id).await?;

@@ -1,9 +1,11 @@
 //! Release: the only path from an authorization to money. It pays at most
 //! once per authorization:
 //!
-//! 1. Deciding and executing are separate steps. Under the write lock, a
-//!    READY authorization gets one signed release order and becomes
-//!    RELEASING; the order is stored before anything is sent.
+//! 1. Deciding and executing are separate steps. In one write transaction,
+//!    a READY authorization gets one signed release order and becomes
+//!    RELEASING; the order is stored before anything is sent. Of two
+//!    replicas deciding at once, one commits; the other's transaction runs
+//!    again, finds RELEASING, and sends the stored order.
 //! 2. The stored order, byte for byte, is sent to deposit-status, which
 //!    executes each order id at most once and returns the first payout to
 //!    every repeat. Concurrent callers, retries, and the recovery pass after
@@ -14,6 +16,7 @@
 
 use std::time::Duration;
 
+use bank_proto::deposit::ExecuteWithdrawalResponse;
 use bank_proto::withdrawal::{
     AuditEventType, ReleaseAuthorizationRequest, ReleaseAuthorizationResponse, ReleaseOrder, RequirementKind,
 };
@@ -22,6 +25,8 @@ use grpc_support::convert::{envelope_to_proto, money, parse_request_id, require_
 use grpc_support::error::Violations;
 use prost::Message;
 use serde_json::json;
+use sqlx::AnyConnection;
+use storage::Committed;
 
 use super::{AppState, SharedState, authorization_view, load};
 use crate::audit::{self, Event};
@@ -43,24 +48,59 @@ pub async fn release(
     violations.finish()?;
 
     let now = state.now();
-    let mut transaction = state.store.begin_write().await?;
-    let mut row = load(&mut transaction, &request.authorization_id).await?;
+    let authorization_id = request.authorization_id.as_str();
+    let step = state
+        .store
+        .write(|transaction| Box::pin(decide(state, transaction, authorization_id, now)))
+        .await?;
+    if let ReleaseStep::Respond(response) = step {
+        return Ok(*response);
+    }
+
+    let row = execute_order(state, authorization_id).await?;
+    let mut connection = state.store.pool().acquire().await?;
+    let authorization = authorization_view(&mut connection, &row).await?;
+    Ok(ReleaseAuthorizationResponse {
+        payout: authorization.payout.clone(),
+        authorization: Some(authorization),
+    })
+}
+
+/// The step of [`release`] after its write transaction.
+enum ReleaseStep {
+    /// Return at once, because the authorization was released before.
+    Respond(Box<ReleaseAuthorizationResponse>),
+    /// Send the stored release order to deposit-status.
+    Execute,
+}
+
+/// Decides inside the write transaction of `connection` what a release
+/// request does. A READY authorization gets its one signed order and becomes
+/// RELEASING, and a RELEASING one is executed again. A RELEASED one returns
+/// its payout, and any other fails.
+async fn decide(
+    state: &AppState,
+    connection: &mut AnyConnection,
+    authorization_id: &str,
+    now: DateTime<Utc>,
+) -> Result<ReleaseStep, AuthorizationError> {
+    let mut row = load(connection, authorization_id).await?;
     match row.state {
         AuthorizationState::Released => {
-            let authorization = authorization_view(&mut transaction, &row).await?;
-            return Ok(ReleaseAuthorizationResponse {
+            let authorization = authorization_view(connection, &row).await?;
+            Ok(ReleaseStep::Respond(Box::new(ReleaseAuthorizationResponse {
                 payout: authorization.payout.clone(),
                 authorization: Some(authorization),
-            });
+            })))
         }
         AuthorizationState::Rejected | AuthorizationState::Failed | AuthorizationState::Expired => {
-            return Err(AuthorizationError::AuthorizationClosed {
+            Err(AuthorizationError::AuthorizationClosed {
                 authorization_id: row.authorization_id,
                 state: row.state.as_str(),
-            });
+            })
         }
         AuthorizationState::Pending => {
-            let decisions = store::list_decisions(&mut transaction, &row.authorization_id).await?;
+            let decisions = store::list_decisions(connection, &row.authorization_id).await?;
             let missing = missing_requirements(&row, &decisions);
             let error = if missing.contains(&RequirementKind::DisclosureAcknowledgement) {
                 AuthorizationError::DisclosureNotAcknowledged(row.authorization_id.clone())
@@ -85,22 +125,14 @@ pub async fn release(
                     );
                 }
             }
-            return Err(AuthorizationError::Invalid(api_error));
+            Err(AuthorizationError::Invalid(api_error))
         }
         AuthorizationState::Ready => {
-            sign_order(state, &mut transaction, &mut row, now).await?;
-            transaction.commit().await?;
+            sign_order(state, connection, &mut row, now).await?;
+            Ok(ReleaseStep::Execute)
         }
-        AuthorizationState::Releasing => drop(transaction),
+        AuthorizationState::Releasing => Ok(ReleaseStep::Execute),
     }
-
-    let row = execute_order(state, &row.authorization_id).await?;
-    let mut connection = state.store.pool().acquire().await?;
-    let authorization = authorization_view(&mut connection, &row).await?;
-    Ok(ReleaseAuthorizationResponse {
-        payout: authorization.payout.clone(),
-        authorization: Some(authorization),
-    })
 }
 
 fn requirement_name(kind: RequirementKind) -> &'static str {
@@ -116,7 +148,7 @@ fn requirement_name(kind: RequirementKind) -> &'static str {
 /// RELEASING, inside the caller's transaction.
 async fn sign_order(
     state: &AppState,
-    transaction: &mut store::WriteTransaction,
+    transaction: &mut AnyConnection,
     row: &mut AuthorizationRow,
     now: DateTime<Utc>,
 ) -> Result<(), AuthorizationError> {
@@ -196,23 +228,67 @@ pub async fn execute_order(
     let result = state.deposit.execute_withdrawal(envelope_to_proto(&order)).await;
 
     let now = state.now();
-    let mut transaction = state.store.begin_write().await?;
-    let mut row = load(&mut transaction, authorization_id).await?;
+    let result = &result;
+    let outcome = state
+        .store
+        .write_committed(|transaction| Box::pin(record_outcome(transaction, authorization_id, result, now)))
+        .await;
+    match outcome {
+        Ok(Recorded::Released(row)) => {
+            tracing::info!(%authorization_id, "released");
+            Ok(row)
+        }
+        Ok(Recorded::Before(row)) => Ok(row),
+        Err(AuthorizationError::DepositStatusUnavailable(detail)) => {
+            tracing::warn!(%authorization_id, %detail, "release pending: deposit-status unavailable");
+            Err(AuthorizationError::DepositStatusUnavailable(detail))
+        }
+        Err(AuthorizationError::ReleaseFailed(summary)) => {
+            tracing::warn!(
+                %authorization_id,
+                reason = summary.reason.as_deref().unwrap_or_default(),
+                "release refused by deposit-status"
+            );
+            Err(AuthorizationError::ReleaseFailed(summary))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The result of recording a release order's outcome.
+enum Recorded {
+    /// The payout was recorded now and the authorization is RELEASED.
+    Released(AuthorizationRow),
+    /// Another caller or replica had recorded the outcome already.
+    Before(AuthorizationRow),
+}
+
+/// Records the response of deposit-status to a RELEASING authorization's
+/// order inside the write transaction of `connection`: the payout, or a
+/// retry that keeps it RELEASING, or a refusal that makes it FAILED. The
+/// last two commit and then fail the request.
+async fn record_outcome(
+    connection: &mut AnyConnection,
+    authorization_id: &str,
+    result: &Result<ExecuteWithdrawalResponse, DepositCallError>,
+    now: DateTime<Utc>,
+) -> Result<Committed<Recorded, AuthorizationError>, AuthorizationError> {
+    let mut row = load(connection, authorization_id).await?;
     if row.state != AuthorizationState::Releasing {
         // Another caller or replica recorded the outcome meanwhile.
-        return Ok(row);
+        return Ok(Committed::Value(Recorded::Before(row)));
     }
-    let envelopes = release_envelopes(&mut transaction, &row).await?;
+    let envelopes = release_envelopes(connection, &row).await?;
     match result {
         Ok(response) => {
-            let payout = response.payout.unwrap_or_default();
+            let payout = response.payout.clone().unwrap_or_default();
             row.payout = Some(payout.encode_to_vec());
             row.state = AuthorizationState::Released;
             row.last_error_reason = None;
             row.updated_at = now;
-            store::save_authorization(&mut transaction, &row).await?;
+            store::save_authorization(connection, &row).await?;
             audit::record(
-                &mut transaction,
+                connection,
                 AuditEventType::Released,
                 now,
                 Event {
@@ -231,17 +307,15 @@ pub async fn execute_order(
                 },
             )
             .await?;
-            transaction.commit().await?;
-            tracing::info!(authorization_id = %row.authorization_id, "released");
-            Ok(row)
+            Ok(Committed::Value(Recorded::Released(row)))
         }
         Err(DepositCallError::Unavailable(detail)) => {
             if row.last_error_reason.as_deref() != Some("DEPOSIT_STATUS_UNAVAILABLE") {
                 row.last_error_reason = Some("DEPOSIT_STATUS_UNAVAILABLE".to_owned());
                 row.updated_at = now;
-                store::save_authorization(&mut transaction, &row).await?;
+                store::save_authorization(connection, &row).await?;
                 audit::record(
-                    &mut transaction,
+                    connection,
                     AuditEventType::Retried,
                     now,
                     Event {
@@ -254,10 +328,10 @@ pub async fn execute_order(
                     },
                 )
                 .await?;
-                transaction.commit().await?;
             }
-            tracing::warn!(authorization_id = %row.authorization_id, %detail, "release pending: deposit-status unavailable");
-            Err(AuthorizationError::DepositStatusUnavailable(detail))
+            Ok(Committed::Error(AuthorizationError::DepositStatusUnavailable(
+                detail.clone(),
+            )))
         }
         Err(DepositCallError::Refused(summary)) => {
             let reason = summary
@@ -267,9 +341,9 @@ pub async fn execute_order(
             row.state = AuthorizationState::Failed;
             row.last_error_reason = Some(reason.clone());
             row.updated_at = now;
-            store::save_authorization(&mut transaction, &row).await?;
+            store::save_authorization(connection, &row).await?;
             audit::record(
-                &mut transaction,
+                connection,
                 AuditEventType::Failed,
                 now,
                 Event {
@@ -282,9 +356,9 @@ pub async fn execute_order(
                 },
             )
             .await?;
-            transaction.commit().await?;
-            tracing::warn!(authorization_id = %row.authorization_id, %reason, "release refused by deposit-status");
-            Err(AuthorizationError::ReleaseFailed(Box::new(summary)))
+            Ok(Committed::Error(AuthorizationError::ReleaseFailed(Box::new(
+                summary.clone(),
+            ))))
         }
     }
 }
@@ -293,7 +367,7 @@ pub async fn execute_order(
 /// public keys alone: the teller's instruction (which carries the
 /// attestation), every co-signature, and the release order.
 async fn release_envelopes(
-    transaction: &mut store::WriteTransaction,
+    transaction: &mut AnyConnection,
     row: &AuthorizationRow,
 ) -> Result<Vec<attestation::Envelope>, AuthorizationError> {
     let mut envelopes = vec![row.instruction.clone()];

@@ -20,6 +20,7 @@ use grpc_support::error::Violations;
 use prost::Message;
 use rust_decimal::Decimal;
 use serde_json::json;
+use sqlx::AnyConnection;
 use storage::RequestKey;
 
 use super::{AppState, authorization_view};
@@ -148,17 +149,26 @@ pub async fn submit_withdrawal(
     )
     .await?;
 
-    let mut transaction = state.store.begin_write().await?;
-    if let Some(response) = key.replay::<SubmitWithdrawalResponse>(&mut transaction).await? {
-        return Ok(response);
+    let (key, row_ref) = (&key, &row);
+    let (response, replayed) = state
+        .store
+        .write(|transaction| {
+            Box::pin(async move {
+                if let Some(response) = key.replay::<SubmitWithdrawalResponse>(transaction).await? {
+                    return Ok((response, true));
+                }
+                insert_with_audit(transaction, row_ref, now).await?;
+                let response = SubmitWithdrawalResponse {
+                    authorization: Some(authorization_view(transaction, row_ref).await?),
+                };
+                key.remember(transaction, &response, now).await?;
+                Ok::<_, AuthorizationError>((response, false))
+            })
+        })
+        .await?;
+    if !replayed {
+        tracing::info!(authorization_id = %row.authorization_id, deposit_id = %row.deposit_id, "withdrawal submitted");
     }
-    insert_with_audit(&mut transaction, &row, now).await?;
-    let response = SubmitWithdrawalResponse {
-        authorization: Some(authorization_view(&mut transaction, &row).await?),
-    };
-    key.remember(&mut transaction, &response, now).await?;
-    transaction.commit().await?;
-    tracing::info!(authorization_id = %row.authorization_id, deposit_id = %row.deposit_id, "withdrawal submitted");
     Ok(response)
 }
 
@@ -287,61 +297,76 @@ pub async fn submit_closure(
         return Err(AuthorizationError::DepositMissingFromClosure(missing));
     }
 
-    let mut transaction = state.store.begin_write().await?;
-    if let Some(response) = key
-        .replay::<SubmitPassbookClosureResponse>(&mut transaction)
-        .await?
-    {
-        return Ok(response);
+    let (key, request, instruction, teller, envelope, closure_id, covered, rows) = (
+        &key,
+        &request,
+        &instruction,
+        &teller,
+        &envelope,
+        &closure_id,
+        &covered,
+        &rows,
+    );
+    let (response, replayed) = state
+        .store
+        .write(|transaction| {
+            Box::pin(async move {
+                if let Some(response) = key.replay::<SubmitPassbookClosureResponse>(transaction).await? {
+                    return Ok((response, true));
+                }
+                store::insert_closure(
+                    transaction,
+                    &ClosureRow {
+                        closure_id: closure_id.clone(),
+                        request_id: request.request_id.clone(),
+                        passbook_number: instruction.passbook_number.clone(),
+                        teller_staff_id: teller.staff_id.clone(),
+                        instruction: envelope.clone(),
+                        created_at: now,
+                    },
+                )
+                .await?;
+                audit::record(
+                    transaction,
+                    AuditEventType::ClosureSubmitted,
+                    now,
+                    Event {
+                        actor_staff_id: &teller.staff_id,
+                        passbook_number: &instruction.passbook_number,
+                        details: Some(json!({ "closure_id": closure_id, "deposits": covered })),
+                        envelopes: vec![envelope],
+                        ..Event::default()
+                    },
+                )
+                .await?;
+                let mut authorizations = Vec::with_capacity(rows.len());
+                for row in rows {
+                    insert_with_audit(transaction, row, now).await?;
+                    authorizations.push(authorization_view(transaction, row).await?);
+                }
+                let response = SubmitPassbookClosureResponse {
+                    closure: Some(PassbookClosure {
+                        closure_id: closure_id.clone(),
+                        request_id: request.request_id.clone(),
+                        passbook_number: instruction.passbook_number.clone(),
+                        teller_staff_id: teller.staff_id.clone(),
+                        authorizations,
+                        completed: false,
+                    }),
+                };
+                key.remember(transaction, &response, now).await?;
+                Ok::<_, AuthorizationError>((response, false))
+            })
+        })
+        .await?;
+    if !replayed {
+        tracing::info!(%closure_id, deposits = rows.len(), "passbook closure submitted");
     }
-    store::insert_closure(
-        &mut transaction,
-        &ClosureRow {
-            closure_id: closure_id.clone(),
-            request_id: request.request_id.clone(),
-            passbook_number: instruction.passbook_number.clone(),
-            teller_staff_id: teller.staff_id.clone(),
-            instruction: envelope.clone(),
-            created_at: now,
-        },
-    )
-    .await?;
-    audit::record(
-        &mut transaction,
-        AuditEventType::ClosureSubmitted,
-        now,
-        Event {
-            actor_staff_id: &teller.staff_id,
-            passbook_number: &instruction.passbook_number,
-            details: Some(json!({ "closure_id": closure_id, "deposits": covered })),
-            envelopes: vec![&envelope],
-            ..Event::default()
-        },
-    )
-    .await?;
-    let mut authorizations = Vec::with_capacity(rows.len());
-    for row in &rows {
-        insert_with_audit(&mut transaction, row, now).await?;
-        authorizations.push(authorization_view(&mut transaction, row).await?);
-    }
-    let response = SubmitPassbookClosureResponse {
-        closure: Some(PassbookClosure {
-            closure_id: closure_id.clone(),
-            request_id: request.request_id.clone(),
-            passbook_number: instruction.passbook_number.clone(),
-            teller_staff_id: teller.staff_id.clone(),
-            authorizations,
-            completed: false,
-        }),
-    };
-    key.remember(&mut transaction, &response, now).await?;
-    transaction.commit().await?;
-    tracing::info!(%closure_id, deposits = rows.len(), "passbook closure submitted");
     Ok(response)
 }
 
-/// Returns the stored response when `key` was used before, without taking
-/// the write lock.
+/// Returns the stored response when `key` was used before, outside a write
+/// transaction.
 async fn replay<R: Message + Default>(
     state: &AppState,
     key: &RequestKey<'_>,
@@ -569,7 +594,7 @@ fn money_value(money: &Option<bank_proto::common::Money>) -> Result<Decimal, Aut
 /// and its deposit has no other authorization under way, and records the
 /// submission and its requirements in the audit log.
 async fn insert_with_audit(
-    transaction: &mut store::WriteTransaction,
+    transaction: &mut AnyConnection,
     row: &AuthorizationRow,
     now: DateTime<Utc>,
 ) -> Result<(), AuthorizationError> {

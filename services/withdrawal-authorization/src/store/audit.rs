@@ -7,8 +7,8 @@
 use bank_proto::withdrawal::AuditEntry;
 use prost::Message;
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::StoreError;
 
@@ -35,7 +35,7 @@ pub fn record_sha256(previous_sha256: &str, entry: &[u8]) -> String {
 /// Appends `entry` with the next sequence number and returns the stored
 /// record. The caller's write transaction serializes appends.
 pub async fn append_audit(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     mut entry: AuditEntry,
 ) -> Result<AuditRow, StoreError> {
     let last: Option<(i64, String)> =
@@ -53,7 +53,7 @@ pub async fn append_audit(
     let passbook_number = (!entry.passbook_number.is_empty()).then_some(entry.passbook_number.as_str());
     sqlx::query(
         "INSERT INTO audit_log (sequence, entry, previous_sha256, record_sha256, authorization_id, passbook_number) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(sequence)
     .bind(&bytes)
@@ -71,7 +71,7 @@ pub async fn append_audit(
     })
 }
 
-fn from_row(row: &SqliteRow) -> Result<AuditRow, StoreError> {
+fn from_row(row: &AnyRow) -> Result<AuditRow, StoreError> {
     Ok(AuditRow {
         sequence: row.try_get("sequence")?,
         entry: row.try_get("entry")?,
@@ -81,11 +81,11 @@ fn from_row(row: &SqliteRow) -> Result<AuditRow, StoreError> {
 }
 
 pub async fn list_audit_by_authorization(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     authorization_id: &str,
 ) -> Result<Vec<AuditRow>, StoreError> {
     let rows = sqlx::query(
-        "SELECT sequence, entry, previous_sha256, record_sha256 FROM audit_log WHERE authorization_id = ?1 \
+        "SELECT sequence, entry, previous_sha256, record_sha256 FROM audit_log WHERE authorization_id = $1 \
          ORDER BY sequence",
     )
     .bind(authorization_id)
@@ -95,11 +95,11 @@ pub async fn list_audit_by_authorization(
 }
 
 pub async fn list_audit_by_passbook(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     passbook_number: &str,
 ) -> Result<Vec<AuditRow>, StoreError> {
     let rows = sqlx::query(
-        "SELECT sequence, entry, previous_sha256, record_sha256 FROM audit_log WHERE passbook_number = ?1 \
+        "SELECT sequence, entry, previous_sha256, record_sha256 FROM audit_log WHERE passbook_number = $1 \
          ORDER BY sequence",
     )
     .bind(passbook_number)
@@ -110,13 +110,13 @@ pub async fn list_audit_by_passbook(
 
 /// Lists up to `limit` records from sequence `from` on.
 pub async fn list_audit_range(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     from: i64,
     limit: i64,
 ) -> Result<Vec<AuditRow>, StoreError> {
     let rows = sqlx::query(
-        "SELECT sequence, entry, previous_sha256, record_sha256 FROM audit_log WHERE sequence >= ?1 \
-         ORDER BY sequence LIMIT ?2",
+        "SELECT sequence, entry, previous_sha256, record_sha256 FROM audit_log WHERE sequence >= $1 \
+         ORDER BY sequence LIMIT $2",
     )
     .bind(from)
     .bind(limit)

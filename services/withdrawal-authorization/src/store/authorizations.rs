@@ -3,9 +3,9 @@
 use attestation::Envelope;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
-use storage::format_instant;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use storage::{BackendSql, decimal_param, format_instant};
 
 use super::{StoreError, instant, optional_instant};
 
@@ -117,14 +117,16 @@ pub struct DecisionRow {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// The columns of an authorization. Money is read as text, which keeps its
+/// scale on both backends.
 const COLUMNS: &str = "authorization_id, request_id, closure_id, state, teller_staff_id, branch_id, passbook_number, \
-    deposit_id, amount, payout_total, currency_code, whole_deposit, loses_interest, instruction_payload, \
+    deposit_id, CAST(amount AS TEXT) AS amount, CAST(payout_total AS TEXT) AS payout_total, currency_code, whole_deposit, loses_interest, instruction_payload, \
     instruction_type, instruction_key_id, instruction_signature, attestation_id, attestation_payload, \
     attestation_key_id, attestation_signature, attestation_expires_at, identity_check, flags, disclosure_zh_cn, \
     disclosure_en, ack_payload, ack_key_id, ack_signature, ack_recorded_at, requirements_met_at, order_id, \
     order_payload, order_key_id, order_signature, payout, last_error_reason, created_at, updated_at";
 
-fn decimal(row: &SqliteRow, column: &'static str) -> Result<Decimal, StoreError> {
+fn decimal(row: &AnyRow, column: &'static str) -> Result<Decimal, StoreError> {
     let text: String = row.try_get(column)?;
     Decimal::from_str_exact(&text).map_err(|_| StoreError::Corrupt {
         table: "authorizations",
@@ -134,7 +136,7 @@ fn decimal(row: &SqliteRow, column: &'static str) -> Result<Decimal, StoreError>
 }
 
 fn envelope(
-    row: &SqliteRow,
+    row: &AnyRow,
     payload_type: String,
     payload: &str,
     key_id: &str,
@@ -154,7 +156,7 @@ fn envelope(
     })
 }
 
-fn from_row(row: &SqliteRow) -> Result<AuthorizationRow, StoreError> {
+fn from_row(row: &AnyRow) -> Result<AuthorizationRow, StoreError> {
     let authorization_id: String = row.try_get("authorization_id")?;
     let missing = |column: &'static str| StoreError::Corrupt {
         table: "authorizations",
@@ -252,66 +254,72 @@ fn flags_text(flags: &[i32]) -> String {
     flags.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
 }
 
-/// Inserts a new authorization. Fails with a unique violation when its
-/// attestation was used before, or when another authorization for the same
-/// deposit is still open.
-pub async fn insert_authorization(
-    connection: &mut SqliteConnection,
-    row: &AuthorizationRow,
-) -> Result<(), StoreError> {
-    sqlx::query(
+static INSERT_AUTHORIZATION: BackendSql = BackendSql::new(|backend| {
+    format!(
         "INSERT INTO authorizations (authorization_id, request_id, closure_id, state, teller_staff_id, branch_id, \
          passbook_number, deposit_id, amount, payout_total, currency_code, whole_deposit, loses_interest, \
          instruction_payload, instruction_type, instruction_key_id, instruction_signature, attestation_id, \
          attestation_payload, attestation_key_id, attestation_signature, attestation_expires_at, identity_check, \
          flags, disclosure_zh_cn, disclosure_en, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
-         ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {amount}, {payout_total}, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
+        amount = decimal_param(backend, 9),
+        payout_total = decimal_param(backend, 10),
     )
-    .bind(&row.authorization_id)
-    .bind(&row.request_id)
-    .bind(&row.closure_id)
-    .bind(row.state.as_str())
-    .bind(&row.teller_staff_id)
-    .bind(&row.branch_id)
-    .bind(&row.passbook_number)
-    .bind(&row.deposit_id)
-    .bind(row.amount.to_string())
-    .bind(row.payout_total.to_string())
-    .bind(&row.currency_code)
-    .bind(i64::from(row.whole_deposit))
-    .bind(i64::from(row.loses_interest))
-    .bind(&row.instruction.payload)
-    .bind(&row.instruction.payload_type)
-    .bind(&row.instruction.key_id)
-    .bind(&row.instruction.signature)
-    .bind(&row.attestation_id)
-    .bind(&row.attestation.payload)
-    .bind(&row.attestation.key_id)
-    .bind(&row.attestation.signature)
-    .bind(format_instant(row.attestation_expires_at))
-    .bind(&row.identity_check)
-    .bind(flags_text(&row.flags))
-    .bind(&row.disclosure_zh_cn)
-    .bind(&row.disclosure_en)
-    .bind(format_instant(row.created_at))
-    .bind(format_instant(row.updated_at))
-    .execute(connection)
-    .await?;
+});
+
+/// Inserts a new authorization. Fails with a unique violation when its
+/// attestation was used before, or when another authorization for the same
+/// deposit is still open.
+pub async fn insert_authorization(
+    connection: &mut AnyConnection,
+    row: &AuthorizationRow,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT_AUTHORIZATION.for_connection(connection))
+        .bind(&row.authorization_id)
+        .bind(&row.request_id)
+        .bind(&row.closure_id)
+        .bind(row.state.as_str())
+        .bind(&row.teller_staff_id)
+        .bind(&row.branch_id)
+        .bind(&row.passbook_number)
+        .bind(&row.deposit_id)
+        .bind(row.amount.to_string())
+        .bind(row.payout_total.to_string())
+        .bind(&row.currency_code)
+        .bind(i64::from(row.whole_deposit))
+        .bind(i64::from(row.loses_interest))
+        .bind(&row.instruction.payload)
+        .bind(&row.instruction.payload_type)
+        .bind(&row.instruction.key_id)
+        .bind(&row.instruction.signature)
+        .bind(&row.attestation_id)
+        .bind(&row.attestation.payload)
+        .bind(&row.attestation.key_id)
+        .bind(&row.attestation.signature)
+        .bind(format_instant(row.attestation_expires_at))
+        .bind(&row.identity_check)
+        .bind(flags_text(&row.flags))
+        .bind(&row.disclosure_zh_cn)
+        .bind(&row.disclosure_en)
+        .bind(format_instant(row.created_at))
+        .bind(format_instant(row.updated_at))
+        .execute(connection)
+        .await?;
     Ok(())
 }
 
 /// Writes the columns that change after submission: state, acknowledgement,
 /// requirements, order, payout and error.
 pub async fn save_authorization(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     row: &AuthorizationRow,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE authorizations SET state = ?2, ack_payload = ?3, ack_key_id = ?4, ack_signature = ?5, \
-         ack_recorded_at = ?6, requirements_met_at = ?7, order_id = ?8, order_payload = ?9, order_key_id = ?10, \
-         order_signature = ?11, payout = ?12, last_error_reason = ?13, updated_at = ?14 \
-         WHERE authorization_id = ?1",
+        "UPDATE authorizations SET state = $2, ack_payload = $3, ack_key_id = $4, ack_signature = $5, \
+         ack_recorded_at = $6, requirements_met_at = $7, order_id = $8, order_payload = $9, order_key_id = $10, \
+         order_signature = $11, payout = $12, last_error_reason = $13, updated_at = $14 \
+         WHERE authorization_id = $1",
     )
     .bind(&row.authorization_id)
     .bind(row.state.as_str())
@@ -333,10 +341,10 @@ pub async fn save_authorization(
 }
 
 pub async fn find_authorization(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     authorization_id: &str,
 ) -> Result<Option<AuthorizationRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM authorizations WHERE authorization_id = ?1");
+    let sql = format!("SELECT {COLUMNS} FROM authorizations WHERE authorization_id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(authorization_id)
         .fetch_optional(connection)
@@ -347,16 +355,16 @@ pub async fn find_authorization(
 /// Lists a branch's pending and ready authorizations, oldest first, starting
 /// after the (created_at, authorization_id) position `after`.
 pub async fn list_pending_authorizations(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     branch_id: &str,
     after: Option<(&str, &str)>,
     limit: i64,
 ) -> Result<Vec<AuthorizationRow>, StoreError> {
     let (after_created, after_id) = after.unwrap_or(("", ""));
     let sql = format!(
-        "SELECT {COLUMNS} FROM authorizations WHERE branch_id = ?1 AND state IN ('pending', 'ready') \
-         AND (created_at > ?2 OR (created_at = ?2 AND authorization_id > ?3)) \
-         ORDER BY created_at, authorization_id LIMIT ?4"
+        "SELECT {COLUMNS} FROM authorizations WHERE branch_id = $1 AND state IN ('pending', 'ready') \
+         AND (created_at > $2 OR (created_at = $2 AND authorization_id > $3)) \
+         ORDER BY created_at, authorization_id LIMIT $4"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(branch_id)
@@ -370,11 +378,11 @@ pub async fn list_pending_authorizations(
 
 /// Lists a closure's authorizations in submission order.
 pub async fn list_authorizations_by_closure(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     closure_id: &str,
 ) -> Result<Vec<AuthorizationRow>, StoreError> {
     let sql =
-        format!("SELECT {COLUMNS} FROM authorizations WHERE closure_id = ?1 ORDER BY created_at, deposit_id");
+        format!("SELECT {COLUMNS} FROM authorizations WHERE closure_id = $1 ORDER BY created_at, deposit_id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(closure_id)
         .fetch_all(connection)
@@ -385,11 +393,11 @@ pub async fn list_authorizations_by_closure(
 /// Lists the authorizations whose release order was signed but whose payout
 /// is not recorded, oldest first.
 pub async fn list_releasing_authorizations(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     limit: i64,
 ) -> Result<Vec<AuthorizationRow>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM authorizations WHERE state = 'releasing' ORDER BY updated_at LIMIT ?1"
+        "SELECT {COLUMNS} FROM authorizations WHERE state = 'releasing' ORDER BY updated_at LIMIT $1"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(limit)
@@ -399,13 +407,13 @@ pub async fn list_releasing_authorizations(
 }
 
 pub async fn insert_decision(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     decision: &DecisionRow,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO decisions (authorization_id, position, supervisor_staff_id, approved, reason, payload_type, \
          payload, key_id, signature, recorded_at) \
-         VALUES (?1, (SELECT COUNT(*) + 1 FROM decisions WHERE authorization_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         VALUES ($1, (SELECT COUNT(*) + 1 FROM decisions WHERE authorization_id = $1), $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&decision.authorization_id)
     .bind(&decision.supervisor_staff_id)
@@ -422,12 +430,12 @@ pub async fn insert_decision(
 }
 
 pub async fn list_decisions(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     authorization_id: &str,
 ) -> Result<Vec<DecisionRow>, StoreError> {
     let rows = sqlx::query(
         "SELECT authorization_id, position, supervisor_staff_id, approved, reason, payload_type, payload, key_id, \
-         signature, recorded_at FROM decisions WHERE authorization_id = ?1 ORDER BY position",
+         signature, recorded_at FROM decisions WHERE authorization_id = $1 ORDER BY position",
     )
     .bind(authorization_id)
     .fetch_all(connection)
@@ -458,11 +466,11 @@ pub async fn list_decisions(
 
 /// Returns the id of the authorization that used `attestation_id`, if any.
 pub async fn find_authorization_by_attestation(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     attestation_id: &str,
 ) -> Result<Option<String>, StoreError> {
     Ok(
-        sqlx::query_scalar("SELECT authorization_id FROM authorizations WHERE attestation_id = ?1")
+        sqlx::query_scalar("SELECT authorization_id FROM authorizations WHERE attestation_id = $1")
             .bind(attestation_id)
             .fetch_optional(connection)
             .await?,
@@ -472,11 +480,11 @@ pub async fn find_authorization_by_attestation(
 /// Returns the id of the deposit's authorization that is still on its way to
 /// release, if any.
 pub async fn find_open_authorization_for_deposit(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     deposit_id: &str,
 ) -> Result<Option<String>, StoreError> {
     Ok(sqlx::query_scalar(
-        "SELECT authorization_id FROM authorizations WHERE deposit_id = ?1 \
+        "SELECT authorization_id FROM authorizations WHERE deposit_id = $1 \
          AND state IN ('pending', 'ready', 'releasing')",
     )
     .bind(deposit_id)

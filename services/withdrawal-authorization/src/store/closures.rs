@@ -2,7 +2,7 @@
 
 use attestation::Envelope;
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 use storage::format_instant;
 
 use super::{StoreError, instant};
@@ -18,13 +18,10 @@ pub struct ClosureRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn insert_closure(
-    connection: &mut SqliteConnection,
-    closure: &ClosureRow,
-) -> Result<(), StoreError> {
+pub async fn insert_closure(connection: &mut AnyConnection, closure: &ClosureRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO closures (closure_id, request_id, passbook_number, teller_staff_id, instruction_payload, \
-         instruction_key_id, instruction_signature, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         instruction_key_id, instruction_signature, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&closure.closure_id)
     .bind(&closure.request_id)
@@ -40,12 +37,12 @@ pub async fn insert_closure(
 }
 
 pub async fn find_closure(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     closure_id: &str,
 ) -> Result<Option<ClosureRow>, StoreError> {
     let row = sqlx::query(
         "SELECT closure_id, request_id, passbook_number, teller_staff_id, instruction_payload, instruction_key_id, \
-         instruction_signature, created_at FROM closures WHERE closure_id = ?1",
+         instruction_signature, created_at FROM closures WHERE closure_id = $1",
     )
     .bind(closure_id)
     .fetch_optional(connection)

@@ -1,19 +1,20 @@
-//! SQLite storage of the staff directory, authorizations, closures,
-//! supervisor decisions and the audit log.
+//! Storage of the staff directory, authorizations, closures, supervisor
+//! decisions and the audit log: an embedded SQLite file by default, or a
+//! PostgreSQL database shared by several replicas.
 //!
-//! Every write runs in a transaction from [`Store::begin_write`], which takes
-//! SQLite's write lock up front, so concurrent requests for the same
-//! authorization are applied one after the other.
+//! Every write runs in [`Store::write`](storage::Database::write): under
+//! SQLite's write lock, or as a SERIALIZABLE PostgreSQL transaction that is
+//! run again when it conflicts with a concurrent one. Either way, concurrent
+//! requests for the same authorization take effect one after the other.
 
 mod audit;
 mod authorizations;
 mod closures;
 mod staff;
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
-use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+use storage::{DatabaseOptions, Migrators, TransactionError};
 
 pub use audit::{
     AuditRow, GENESIS_SHA256, append_audit, list_audit_by_authorization, list_audit_by_passbook,
@@ -30,10 +31,26 @@ pub use staff::{
     Role, StaffKeyRow, StaffRow, deactivate_staff, find_staff, find_staff_key, insert_staff,
     insert_staff_key, list_staff, list_staff_keys, revoke_staff_key,
 };
-pub use storage::WriteTransaction;
 
-/// The migrations in `services/withdrawal-authorization/migrations`.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The SQLite migrations in `services/withdrawal-authorization/migrations/sqlite`.
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The PostgreSQL migrations in
+/// `services/withdrawal-authorization/migrations/postgres`, the same schema
+/// in PostgreSQL's types.
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Handle to the database; cloning shares the pool.
+pub type Store = storage::Database;
+
+/// Opens the database at `url` (sqlite://PATH, created if missing, or
+/// postgres://...) and applies its backend's pending migrations.
+pub async fn open(url: &str, options: &DatabaseOptions) -> Result<Store, StoreError> {
+    let migrators = Migrators {
+        sqlite: &SQLITE_MIGRATOR,
+        postgres: &POSTGRES_MIGRATOR,
+    };
+    Ok(Store::open(url, options, migrators).await?)
+}
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -54,43 +71,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True for failures that may pass on retry.
+    /// True for failures that may pass on retry: a locked or unreachable
+    /// database, an exhausted pool, a lost connection, or a transaction
+    /// that kept conflicting with concurrent ones.
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Database(error) if storage::is_transient(error))
     }
-
-    /// True when a unique or primary key constraint was violated.
-    pub fn is_unique_violation(&self) -> bool {
-        matches!(self, StoreError::Database(error) if storage::is_unique_violation(error))
-    }
 }
 
-/// Handle to the database.
-#[derive(Debug, Clone)]
-pub struct Store {
-    pool: SqlitePool,
-}
-
-impl Store {
-    /// Opens and migrates the SQLite database at `url`.
-    pub async fn open(url: &str, max_connections: u32, busy_timeout: Duration) -> Result<Self, StoreError> {
-        let pool = storage::open(url, max_connections, busy_timeout, &MIGRATOR).await?;
-        Ok(Store { pool })
-    }
-
-    /// Starts a write transaction holding the write lock.
-    pub async fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
-        Ok(storage::begin_write(&self.pool).await?)
-    }
-
-    /// The pool, for reads outside a transaction.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// Closes every connection.
-    pub async fn close(&self) {
-        self.pool.close().await;
+impl TransactionError for StoreError {
+    fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            StoreError::Database(error) => Some(error),
+            StoreError::Corrupt { .. } => None,
+        }
     }
 }
 

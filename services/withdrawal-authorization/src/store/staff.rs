@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
-use storage::format_instant;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use storage::{BackendSql, decimal_param, format_instant};
 
 use super::{StoreError, instant, optional_instant};
 
@@ -68,7 +68,7 @@ pub struct StaffKeyRow {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-fn staff_from_row(row: &SqliteRow) -> Result<StaffRow, StoreError> {
+fn staff_from_row(row: &AnyRow) -> Result<StaffRow, StoreError> {
     let limit: Option<String> = row.try_get("approval_limit")?;
     let currency: Option<String> = row.try_get("limit_currency")?;
     let approval_limit = match (limit, currency) {
@@ -94,7 +94,7 @@ fn staff_from_row(row: &SqliteRow) -> Result<StaffRow, StoreError> {
     })
 }
 
-fn key_from_row(row: &SqliteRow) -> Result<StaffKeyRow, StoreError> {
+fn key_from_row(row: &AnyRow) -> Result<StaffKeyRow, StoreError> {
     Ok(StaffKeyRow {
         key_id: row.try_get("key_id")?,
         staff_id: row.try_get("staff_id")?,
@@ -109,15 +109,25 @@ fn key_from_row(row: &SqliteRow) -> Result<StaffKeyRow, StoreError> {
     })
 }
 
-const STAFF_COLUMNS: &str =
-    "staff_id, name, branch_id, role, approval_limit, limit_currency, active, enrolled_at, deactivated_at";
+/// The columns of a staff member; the approval limit is read as text, which
+/// keeps its scale on both backends.
+const STAFF_COLUMNS: &str = "staff_id, name, branch_id, role, CAST(approval_limit AS TEXT) AS approval_limit, \
+                             limit_currency, active, enrolled_at, deactivated_at";
+
+static INSERT_STAFF: BackendSql = BackendSql::new(|backend| {
+    format!(
+        "INSERT INTO staff (staff_id, name, branch_id, role, approval_limit, limit_currency, active, enrolled_at) \
+         VALUES ($1, $2, $3, $4, {}, $6, $7, $8)",
+        decimal_param(backend, 5)
+    )
+});
 const KEY_COLUMNS: &str = "key_id, staff_id, public_key, valid_from, valid_until, revoked_at";
 
 pub async fn find_staff(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     staff_id: &str,
 ) -> Result<Option<StaffRow>, StoreError> {
-    let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE staff_id = ?1");
+    let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE staff_id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(staff_id)
         .fetch_optional(connection)
@@ -128,10 +138,10 @@ pub async fn find_staff(
 /// Lists staff ordered by id, of one branch or of all when `branch_id` is
 /// empty.
 pub async fn list_staff(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     branch_id: &str,
 ) -> Result<Vec<StaffRow>, StoreError> {
-    let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE ?1 = '' OR branch_id = ?1 ORDER BY staff_id");
+    let sql = format!("SELECT {STAFF_COLUMNS} FROM staff WHERE $1 = '' OR branch_id = $1 ORDER BY staff_id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(branch_id)
         .fetch_all(connection)
@@ -139,30 +149,32 @@ pub async fn list_staff(
     rows.iter().map(staff_from_row).collect()
 }
 
-pub async fn insert_staff(connection: &mut SqliteConnection, staff: &StaffRow) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO staff (staff_id, name, branch_id, role, approval_limit, limit_currency, active, enrolled_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .bind(&staff.staff_id)
-    .bind(&staff.name)
-    .bind(&staff.branch_id)
-    .bind(staff.role.as_str())
-    .bind(staff.approval_limit.as_ref().map(|(limit, _)| limit.to_string()))
-    .bind(staff.approval_limit.as_ref().map(|(_, currency)| currency.clone()))
-    .bind(i64::from(staff.active))
-    .bind(format_instant(staff.enrolled_at))
-    .execute(connection)
-    .await?;
+pub async fn insert_staff(connection: &mut AnyConnection, staff: &StaffRow) -> Result<(), StoreError> {
+    sqlx::query(INSERT_STAFF.for_connection(connection))
+        .bind(&staff.staff_id)
+        .bind(&staff.name)
+        .bind(&staff.branch_id)
+        .bind(staff.role.as_str())
+        .bind(staff.approval_limit.as_ref().map(|(limit, _)| limit.to_string()))
+        .bind(
+            staff
+                .approval_limit
+                .as_ref()
+                .map(|(_, currency)| currency.clone()),
+        )
+        .bind(i64::from(staff.active))
+        .bind(format_instant(staff.enrolled_at))
+        .execute(connection)
+        .await?;
     Ok(())
 }
 
 pub async fn deactivate_staff(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     staff_id: &str,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE staff SET active = 0, deactivated_at = ?2 WHERE staff_id = ?1 AND active = 1")
+    sqlx::query("UPDATE staff SET active = 0, deactivated_at = $2 WHERE staff_id = $1 AND active = 1")
         .bind(staff_id)
         .bind(format_instant(at))
         .execute(connection)
@@ -171,10 +183,10 @@ pub async fn deactivate_staff(
 }
 
 pub async fn find_staff_key(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     key_id: &str,
 ) -> Result<Option<StaffKeyRow>, StoreError> {
-    let sql = format!("SELECT {KEY_COLUMNS} FROM staff_keys WHERE key_id = ?1");
+    let sql = format!("SELECT {KEY_COLUMNS} FROM staff_keys WHERE key_id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(key_id)
         .fetch_optional(connection)
@@ -183,10 +195,10 @@ pub async fn find_staff_key(
 }
 
 pub async fn list_staff_keys(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     staff_id: &str,
 ) -> Result<Vec<StaffKeyRow>, StoreError> {
-    let sql = format!("SELECT {KEY_COLUMNS} FROM staff_keys WHERE staff_id = ?1 ORDER BY valid_from, key_id");
+    let sql = format!("SELECT {KEY_COLUMNS} FROM staff_keys WHERE staff_id = $1 ORDER BY valid_from, key_id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(staff_id)
         .fetch_all(connection)
@@ -196,12 +208,9 @@ pub async fn list_staff_keys(
 
 /// Adds a key. Fails with a unique violation when the key is enrolled
 /// already, for this member or another.
-pub async fn insert_staff_key(
-    connection: &mut SqliteConnection,
-    key: &StaffKeyRow,
-) -> Result<(), StoreError> {
+pub async fn insert_staff_key(connection: &mut AnyConnection, key: &StaffKeyRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO staff_keys (key_id, staff_id, public_key, valid_from, valid_until) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO staff_keys (key_id, staff_id, public_key, valid_from, valid_until) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&key.key_id)
     .bind(&key.staff_id)
@@ -216,13 +225,13 @@ pub async fn insert_staff_key(
 /// Revokes a key of `staff_id`. Returns false when the member has no such
 /// key.
 pub async fn revoke_staff_key(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     staff_id: &str,
     key_id: &str,
     at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let result = sqlx::query(
-        "UPDATE staff_keys SET revoked_at = COALESCE(revoked_at, ?3) WHERE staff_id = ?1 AND key_id = ?2",
+        "UPDATE staff_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE staff_id = $1 AND key_id = $2",
     )
     .bind(staff_id)
     .bind(key_id)

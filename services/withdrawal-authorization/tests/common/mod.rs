@@ -1,10 +1,13 @@
-//! Test harness: both real services on 127.0.0.1 port 0 with real SQLite
-//! files, enrolled staff with generated keys, and helpers that sign what
-//! tellers and supervisors sign.
+//! Test harness: both real services on 127.0.0.1 port 0 with real databases
+//! (SQLite files, or new PostgreSQL databases when
+//! BANK_TEST_BACKEND=postgres), enrolled staff with generated keys, and
+//! helpers that sign what tellers and supervisors sign.
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+pub mod flow;
+
+use std::path::Path;
 use std::time::Duration;
 
 use attestation::SigningKey;
@@ -29,6 +32,7 @@ use grpc_support::convert::{envelope_to_proto, to_timestamp};
 use grpc_support::error::ErrorSummary;
 use prost::Message;
 use tempfile::TempDir;
+use test_support::TestBackend;
 use tonic::transport::Channel;
 
 pub const BRANCH: &str = "BR001";
@@ -44,7 +48,7 @@ pub struct DepositService {
     pub status: DepositStatusServiceClient<Channel>,
     pub admin: DepositAdminServiceClient<Channel>,
     pub url: String,
-    pub database_path: PathBuf,
+    pub database_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -73,7 +77,7 @@ impl Drop for DepositService {
 pub struct AuthorizationService {
     pub client: WithdrawalAuthorizationServiceClient<Channel>,
     pub admin: WithdrawalAdminServiceClient<Channel>,
-    pub database_path: PathBuf,
+    pub database_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -124,14 +128,24 @@ pub fn cny(amount: &str) -> Money {
     }
 }
 
-fn deposit_settings(directory: &Path, lifetime_secs: u64, port: u16) -> deposit_status::Settings {
+/// Settings of a deposit-status on `port` (0 for any) with the keys in
+/// `directory` and the database at `database_url`.
+pub fn deposit_settings(
+    directory: &Path,
+    database_url: &str,
+    lifetime_secs: u64,
+    port: u16,
+) -> deposit_status::Settings {
     deposit_status::Settings {
         listen_addr: format!("127.0.0.1:{port}").parse().unwrap(),
         admin_listen_addr: "127.0.0.1:0".parse().unwrap(),
         admin_allow_non_loopback: false,
-        database_url: format!("sqlite://{}", directory.join("deposit-status.db").display()),
+        database_url: database_url.to_owned(),
         database_max_connections: 4,
         database_busy_timeout_ms: 5_000,
+        database_connect_timeout_ms: deposit_status::config::DEFAULT_DATABASE_CONNECT_TIMEOUT_MS,
+        database_statement_timeout_ms: deposit_status::config::DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS,
+        database_serialization_retries: deposit_status::config::DEFAULT_DATABASE_SERIALIZATION_RETRIES,
         signing_key_file: directory.join("attestation.pem"),
         signing_key_valid_from: DateTime::<Utc>::UNIX_EPOCH,
         previous_public_keys: Vec::new(),
@@ -146,9 +160,51 @@ fn deposit_settings(directory: &Path, lifetime_secs: u64, port: u16) -> deposit_
     }
 }
 
-/// Starts deposit-status on `port` (0 for any) with the files in `directory`.
-pub async fn start_deposit(directory: &Path, lifetime_secs: u64, port: u16) -> DepositService {
-    let settings = deposit_settings(directory, lifetime_secs, port);
+/// Settings of a withdrawal-authorization with the keys in `directory`, the
+/// database at `database_url`, calling deposit-status at `deposit_url`.
+pub fn authorization_settings(
+    directory: &Path,
+    database_url: &str,
+    deposit_url: &str,
+) -> withdrawal_authorization::Settings {
+    withdrawal_authorization::Settings {
+        listen_addr: "127.0.0.1:0".parse().unwrap(),
+        admin_listen_addr: "127.0.0.1:0".parse().unwrap(),
+        admin_allow_non_loopback: false,
+        database_url: database_url.to_owned(),
+        database_max_connections: 8,
+        database_busy_timeout_ms: 10_000,
+        database_connect_timeout_ms: withdrawal_authorization::config::DEFAULT_DATABASE_CONNECT_TIMEOUT_MS,
+        database_statement_timeout_ms:
+            withdrawal_authorization::config::DEFAULT_DATABASE_STATEMENT_TIMEOUT_MS,
+        database_serialization_retries:
+            withdrawal_authorization::config::DEFAULT_DATABASE_SERIALIZATION_RETRIES,
+        signing_key_file: directory.join("release.pem"),
+        signing_key_valid_from: DateTime::<Utc>::UNIX_EPOCH,
+        deposit_status_url: deposit_url.to_owned(),
+        deposit_status_timeout_ms: 2_000,
+        large_amount_threshold: "50000.00".parse().unwrap(),
+        recovery_interval_secs: 1,
+        key_refresh_min_interval_secs: 0,
+        request_timeout_ms: 20_000,
+        concurrency_limit: 256,
+        max_message_bytes: 4 * 1024 * 1024,
+    }
+}
+
+/// Starts deposit-status on `port` (0 for any) with the keys in `directory`
+/// and the database at `database_url`.
+pub async fn start_deposit(
+    directory: &Path,
+    database_url: &str,
+    lifetime_secs: u64,
+    port: u16,
+) -> DepositService {
+    start_deposit_with(deposit_settings(directory, database_url, lifetime_secs, port)).await
+}
+
+/// Starts deposit-status with `settings`.
+pub async fn start_deposit_with(settings: deposit_status::Settings) -> DepositService {
     let application = deposit_status::Application::build(&settings)
         .await
         .expect("deposit-status starts");
@@ -171,35 +227,23 @@ pub async fn start_deposit(directory: &Path, lifetime_secs: u64, port: u16) -> D
             .await
             .unwrap(),
         url: format!("http://{public}"),
-        database_path: directory.join("deposit-status.db"),
+        database_url: settings.database_url.clone(),
         stop: Some(stop),
         task: Some(task),
     }
 }
 
 /// Starts withdrawal-authorization against deposit-status at `deposit_url`.
-pub async fn start_authorization(directory: &Path, deposit_url: &str) -> AuthorizationService {
-    let settings = withdrawal_authorization::Settings {
-        listen_addr: "127.0.0.1:0".parse().unwrap(),
-        admin_listen_addr: "127.0.0.1:0".parse().unwrap(),
-        admin_allow_non_loopback: false,
-        database_url: format!(
-            "sqlite://{}",
-            directory.join("withdrawal-authorization.db").display()
-        ),
-        database_max_connections: 8,
-        database_busy_timeout_ms: 10_000,
-        signing_key_file: directory.join("release.pem"),
-        signing_key_valid_from: DateTime::<Utc>::UNIX_EPOCH,
-        deposit_status_url: deposit_url.to_owned(),
-        deposit_status_timeout_ms: 2_000,
-        large_amount_threshold: "50000.00".parse().unwrap(),
-        recovery_interval_secs: 1,
-        key_refresh_min_interval_secs: 0,
-        request_timeout_ms: 20_000,
-        concurrency_limit: 256,
-        max_message_bytes: 4 * 1024 * 1024,
-    };
+pub async fn start_authorization(
+    directory: &Path,
+    database_url: &str,
+    deposit_url: &str,
+) -> AuthorizationService {
+    start_authorization_with(authorization_settings(directory, database_url, deposit_url)).await
+}
+
+/// Starts withdrawal-authorization with `settings`.
+pub async fn start_authorization_with(settings: withdrawal_authorization::Settings) -> AuthorizationService {
     let application = withdrawal_authorization::Application::build(&settings)
         .await
         .expect("withdrawal-authorization starts");
@@ -221,13 +265,13 @@ pub async fn start_authorization(directory: &Path, deposit_url: &str) -> Authori
         admin: WithdrawalAdminServiceClient::connect(format!("http://{admin}"))
             .await
             .unwrap(),
-        database_path: directory.join("withdrawal-authorization.db"),
+        database_url: settings.database_url.clone(),
         stop: Some(stop),
         task: Some(task),
     }
 }
 
-async fn enroll(
+pub async fn enroll(
     admin: &mut WithdrawalAdminServiceClient<Channel>,
     staff_id: &str,
     branch_id: &str,
@@ -279,8 +323,14 @@ impl Bank {
             .write_pem_file(directory.path().join("release.pem.pub"))
             .unwrap();
 
-        let mut deposit = start_deposit(directory.path(), attestation_lifetime_secs, 0).await;
-        let mut authorization = start_authorization(directory.path(), &deposit.url).await;
+        let backend = TestBackend::from_env();
+        let deposit_database = test_support::database_url(backend, directory.path(), "deposit-status").await;
+        let authorization_database =
+            test_support::database_url(backend, directory.path(), "withdrawal-authorization").await;
+        let mut deposit =
+            start_deposit(directory.path(), &deposit_database, attestation_lifetime_secs, 0).await;
+        let mut authorization =
+            start_authorization(directory.path(), &authorization_database, &deposit.url).await;
         let admin = &mut authorization.admin;
         let teller = enroll(admin, "T001", BRANCH, StaffRole::Teller, None).await;
         let other_teller = enroll(admin, "T002", BRANCH, StaffRole::Teller, None).await;
@@ -564,9 +614,7 @@ impl Bank {
 
     /// Number of release orders deposit-status executed.
     pub async fn executions(&self) -> i64 {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", self.deposit.database_path.display()))
-            .await
-            .unwrap();
+        let pool = test_support::connect(&self.deposit.database_url).await;
         let count = sqlx::query_scalar("SELECT COUNT(*) FROM executions")
             .fetch_one(&pool)
             .await
