@@ -1061,3 +1061,64 @@ async fn business_date_override_rejected_when_disabled() {
     assert_ne!(current.business_date, "2016-01-15");
     assert!(!current.fixed, "the business date follows the clock");
 }
+
+#[tokio::test]
+async fn executed_order_replays_after_key_rotation() {
+    let mut service = start().await;
+    incident_passbook(&mut service).await;
+    let (envelope, attestation) = service.attest("PB-INCIDENT", "TD-MATURED", None).await.unwrap();
+    let order = sign_order(
+        &service.release_key,
+        &release_order(&envelope, &attestation, Utc::now()),
+    );
+    let first = service
+        .status
+        .execute_withdrawal(ExecuteWithdrawalRequest {
+            request_id: request_id(),
+            release_order: Some(order.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    // Restart with a new attestation key and a new trusted release key: the
+    // old ones are retired. A retry of the executed order, byte for byte,
+    // still gets its first payout.
+    let directory = std::mem::replace(&mut service.directory, tempfile::tempdir().unwrap());
+    let database_url = service.database_url.clone();
+    service.stop().await;
+    std::fs::remove_file(directory.path().join("attestation.pem")).unwrap();
+    let new_release = SigningKey::generate();
+    let new_release_public = directory.path().join("new-release.pub.pem");
+    new_release
+        .verifying_key()
+        .write_pem_file(&new_release_public)
+        .unwrap();
+    let mut settings = common::test_settings(directory.path(), new_release_public);
+    settings.database_url = database_url;
+    let mut restarted = common::start_in(directory, new_release, settings).await;
+
+    let again = restarted
+        .status
+        .execute_withdrawal(ExecuteWithdrawalRequest {
+            request_id: request_id(),
+            release_order: Some(order.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.replayed);
+    assert_eq!(again.payout, first.payout);
+
+    // A changed byte is not a replay: it goes through every check and fails.
+    let mut altered = order;
+    altered.signature[0] ^= 0x01;
+    let result = restarted
+        .status
+        .execute_withdrawal(ExecuteWithdrawalRequest {
+            request_id: request_id(),
+            release_order: Some(altered),
+        })
+        .await;
+    assert_eq!(result.unwrap_err().code(), Code::PermissionDenied);
+}

@@ -66,6 +66,15 @@ pub fn record_to_proto(row: &AuditRow) -> AuditRecord {
 /// A problem the verifier found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuditProblem {
+    #[error(
+        "record {sequence}: its authorization_id or passbook_number column differs from its entry; \
+         the record was moved between trails"
+    )]
+    IndexMismatch { sequence: i64 },
+    #[error(
+        "the log does not contain the expected head record {sequence} with hash {expected}; it was truncated or rewritten"
+    )]
+    HeadMismatch { sequence: i64, expected: String },
     #[error("record {sequence}: expected sequence {expected}; a record is missing or out of order")]
     SequenceGap { sequence: i64, expected: i64 },
     #[error(
@@ -92,6 +101,11 @@ pub struct AuditReport {
     pub records: usize,
     pub releases_verified: usize,
     pub problems: Vec<AuditProblem>,
+    /// Sequence and hash of the last record. The chain proves nothing about
+    /// records after a point that an attacker rewrote or cut off together, so
+    /// auditors keep the head outside the database and pass it back as the
+    /// expected head next time.
+    pub head: Option<(i64, String)>,
 }
 
 /// Public keys the verifier trusts: deposit-status's attestation keys and
@@ -106,6 +120,7 @@ pub struct VerificationKeys {
 pub fn verify_log(rows: &[AuditRow], keys: &VerificationKeys) -> AuditReport {
     let mut report = AuditReport {
         records: rows.len(),
+        head: rows.last().map(|row| (row.sequence, row.record_sha256.clone())),
         ..AuditReport::default()
     };
     let mut previous_hash = GENESIS_SHA256.to_owned();
@@ -292,17 +307,27 @@ fn staff_key(keys: &VerificationKeys, key_id: &str) -> Result<(String, Verifying
 /// Reads the whole log and the staff keys from the database at `url`
 /// (sqlite://PATH or postgres://...), without migrating or writing
 /// anything, and verifies them.
-pub async fn verify_database(url: &str, attestation: Keyring) -> Result<AuditReport, StoreError> {
+pub async fn verify_database(
+    url: &str,
+    attestation: Keyring,
+    expected_head: Option<(i64, String)>,
+) -> Result<AuditReport, StoreError> {
     let database = storage::Database::open_read_only(url).await?;
     let mut connection = database.acquire().await?;
     let mut rows = Vec::new();
-    let mut from = 1;
+    // From the smallest possible sequence, so a record renumbered below 1 is
+    // read and reported as out of order rather than skipped.
+    let mut from = i64::MIN;
     loop {
         let page = store::list_audit_range(&mut connection, from, 1000).await?;
         let Some(last) = page.last() else { break };
         from = last.sequence + 1;
         rows.extend(page);
     }
+    let index: Vec<(i64, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT sequence, authorization_id, passbook_number FROM audit_log ORDER BY sequence")
+            .fetch_all(&mut *connection)
+            .await?;
     let staff: Vec<StaffKeyRow> = {
         let ids: Vec<String> = sqlx::query_scalar("SELECT staff_id FROM staff ORDER BY staff_id")
             .fetch_all(&mut *connection)
@@ -315,5 +340,49 @@ pub async fn verify_database(url: &str, attestation: Keyring) -> Result<AuditRep
     };
     drop(connection);
     database.close().await;
-    Ok(verify_log(&rows, &VerificationKeys { attestation, staff }))
+
+    let mut report = verify_log(&rows, &VerificationKeys { attestation, staff });
+    report.problems.extend(check_index_columns(&rows, &index));
+    if let Some((sequence, expected)) = expected_head {
+        let found = rows
+            .iter()
+            .any(|row| row.sequence == sequence && row.record_sha256 == expected);
+        if !found {
+            report
+                .problems
+                .push(AuditProblem::HeadMismatch { sequence, expected });
+        }
+    }
+    Ok(report)
+}
+
+/// Checks that the lookup columns `GetAuditTrail` selects by match the
+/// hashed entries, so a record cannot be hidden from one trail or added to
+/// another without detection.
+fn check_index_columns(
+    rows: &[AuditRow],
+    index: &[(i64, Option<String>, Option<String>)],
+) -> Vec<AuditProblem> {
+    let mut problems = Vec::new();
+    for row in rows {
+        let Ok(entry) = AuditEntry::decode(row.entry.as_slice()) else {
+            continue;
+        };
+        let expected = (
+            (!entry.authorization_id.is_empty()).then_some(entry.authorization_id),
+            (!entry.passbook_number.is_empty()).then_some(entry.passbook_number),
+        );
+        let stored = index
+            .iter()
+            .find(|(sequence, _, _)| *sequence == row.sequence)
+            .map(|(_, authorization_id, passbook_number)| {
+                (authorization_id.clone(), passbook_number.clone())
+            });
+        if stored.as_ref() != Some(&expected) {
+            problems.push(AuditProblem::IndexMismatch {
+                sequence: row.sequence,
+            });
+        }
+    }
+    problems
 }

@@ -97,8 +97,17 @@ pub enum AuthorizationError {
     DisclosureNotAcknowledged(String),
     #[error("authorization {0} still needs a supervisor's co-signature")]
     CoSignatureRequired(String),
-    #[error("authorization {0} loses interest and needs a co-signature of its own")]
+    #[error(
+        "authorization {0} cannot share a co-signature: one co-signature covers several authorizations \
+         only within one passbook closure and only when none of them loses interest"
+    )]
     BulkCoSignatureForbidden(String),
+    #[error("supervisor {staff_id} has an approval limit in {limit_currency}, not in {currency}")]
+    ApprovalLimitCurrency {
+        staff_id: String,
+        limit_currency: String,
+        currency: String,
+    },
     #[error("the passbook closure leaves out deposits {0:?}")]
     DepositMissingFromClosure(Vec<String>),
     #[error("the passbook closure is invalid: {0}")]
@@ -245,6 +254,16 @@ impl AuthorizationError {
                 "APPROVAL_LIMIT_EXCEEDED",
                 format!("支付金额 {total} 超过授权人的授权额度 {limit}，请由更高权限主管授权。"),
             ),
+            E::ApprovalLimitCurrency {
+                limit_currency,
+                currency,
+                ..
+            } => denied(
+                "APPROVAL_LIMIT_EXCEEDED",
+                format!(
+                    "授权人的授权额度以 {limit_currency} 计，不能授权 {currency} 支付，请由相应币种额度的主管授权。"
+                ),
+            ),
             E::DigestMismatch(_) => failed(
                 "AUTHORIZATION_DIGEST_MISMATCH",
                 "授权签名对应的内容不是当前待授权内容，请刷新后重新核对并签名。".to_owned(),
@@ -269,7 +288,8 @@ impl AuthorizationError {
             ),
             E::BulkCoSignatureForbidden(_) => failed(
                 "BULK_COSIGNATURE_FORBIDDEN",
-                "未到期存款有利息损失，必须逐笔单独授权，不能与其他存款合并授权。".to_owned(),
+                "只有同一销户申请中没有利息损失的存款可以合并授权；有利息损失的未到期存款必须逐笔单独授权。"
+                    .to_owned(),
             ),
             E::DepositMissingFromClosure(missing) => {
                 let mut error = failed(

@@ -47,6 +47,11 @@ enum Command {
         /// comma-separated.
         #[arg(long, value_delimiter = ',', required = true)]
         attestation_public_keys: Vec<PathBuf>,
+        /// The head printed by an earlier run, SEQUENCE:SHA256, kept outside
+        /// the database. Without it a log cut off or rewritten from some
+        /// record to its end still verifies.
+        #[arg(long, value_parser = parse_head)]
+        expect_head: Option<(i64, String)>,
     },
 }
 
@@ -77,8 +82,11 @@ fn main() -> ExitCode {
         Command::VerifyAudit {
             database_url,
             attestation_public_keys,
+            expect_head,
         } => match tokio::runtime::Runtime::new() {
-            Ok(runtime) => runtime.block_on(verify_audit(&database_url, &attestation_public_keys)),
+            Ok(runtime) => {
+                runtime.block_on(verify_audit(&database_url, &attestation_public_keys, expect_head))
+            }
             Err(error) => {
                 eprintln!("error: failed to start the async runtime: {error}");
                 ExitCode::FAILURE
@@ -113,7 +121,25 @@ async fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-async fn verify_audit(database_url: &str, key_files: &[PathBuf]) -> ExitCode {
+/// Parses SEQUENCE:SHA256 as printed by `verify-audit`.
+fn parse_head(text: &str) -> Result<(i64, String), String> {
+    let (sequence, hash) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not SEQUENCE:SHA256, for example 42:3f9a…"))?;
+    let sequence = sequence
+        .parse()
+        .map_err(|_| format!("{sequence:?} is not a sequence number"))?;
+    if hash.len() != 64 || !hash.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(format!("{hash:?} is not 64 hexadecimal digits"));
+    }
+    Ok((sequence, hash.to_ascii_lowercase()))
+}
+
+async fn verify_audit(
+    database_url: &str,
+    key_files: &[PathBuf],
+    expect_head: Option<(i64, String)>,
+) -> ExitCode {
     let mut keyring = attestation::Keyring::new();
     for path in key_files {
         let key = match attestation::VerifyingKey::read_pem_file(path) {
@@ -128,7 +154,7 @@ async fn verify_audit(database_url: &str, key_files: &[PathBuf]) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    match withdrawal_authorization::audit::verify_database(database_url, keyring).await {
+    match withdrawal_authorization::audit::verify_database(database_url, keyring, expect_head).await {
         Ok(report) => {
             println!(
                 "{} records, {} releases verified, {} problems",
@@ -136,6 +162,11 @@ async fn verify_audit(database_url: &str, key_files: &[PathBuf]) -> ExitCode {
                 report.releases_verified,
                 report.problems.len()
             );
+            if let Some((sequence, hash)) = &report.head {
+                println!(
+                    "head {sequence}:{hash} (keep it outside the database and pass it as --expect-head next time)"
+                );
+            }
             for problem in &report.problems {
                 println!("problem: {problem}");
             }

@@ -12,9 +12,10 @@ use crate::store::{self, Role, StaffRow};
 /// messages) and a key that is neither revoked nor out
 /// of its validity at `now`. Returns the signer and the verified payload.
 ///
-/// The signer is found through the envelope's key id, so nothing in the
-/// payload is read before the signature is checked. Callers then check that
-/// the staff id inside the payload is the signer's.
+/// The signer is found through the envelope's key id and the signature is
+/// checked before the signer's status, so nothing in the payload and nothing
+/// about the signer is used before the signature verifies. Callers then check
+/// that the staff id inside the payload is the signer's.
 pub async fn verify_staff_signature(
     connection: &mut AnyConnection,
     envelope: &Envelope,
@@ -33,6 +34,19 @@ pub async fn verify_staff_signature(
     let key = store::find_staff_key(connection, &envelope.key_id)
         .await?
         .ok_or_else(|| invalid(format!("key id {:?} is not enrolled", truncate(&envelope.key_id))))?;
+    // The signature is checked before anything about the key's owner is
+    // looked at, so a forged envelope learns nothing about the staff
+    // directory and never reaches the audit log.
+    let public_key = VerifyingKey::from_bytes(&key.public_key).map_err(|error| {
+        AuthorizationError::Store(store::StoreError::Corrupt {
+            table: "staff_keys",
+            column: "public_key",
+            value: format!("{}: {error}", key.key_id),
+        })
+    })?;
+    let payload = attestation::verify_with_key(&public_key, envelope, expected_type)
+        .map_err(|error| invalid(error.to_string()))?;
+
     let staff = store::find_staff(connection, &key.staff_id)
         .await?
         .ok_or_else(|| AuthorizationError::StaffNotEnrolled(key.staff_id.clone()))?;
@@ -58,16 +72,6 @@ pub async fn verify_staff_signature(
             key_id: key.key_id,
         });
     }
-
-    let public_key = VerifyingKey::from_bytes(&key.public_key).map_err(|error| {
-        AuthorizationError::Store(store::StoreError::Corrupt {
-            table: "staff_keys",
-            column: "public_key",
-            value: format!("{}: {error}", key.key_id),
-        })
-    })?;
-    let payload = attestation::verify_with_key(&public_key, envelope, expected_type)
-        .map_err(|error| invalid(error.to_string()))?;
     Ok((staff, payload.to_vec()))
 }
 

@@ -89,7 +89,7 @@ async fn trail_records_every_step() {
 async fn verifier_accepts_untouched_log() {
     let mut bank = Bank::start().await;
     released_incident(&mut bank).await;
-    let report = verify_database(&url(&bank), attestation_keyring(&bank).await)
+    let report = verify_database(&url(&bank), attestation_keyring(&bank).await, None)
         .await
         .unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
@@ -123,7 +123,7 @@ async fn verifier_catches_edited_row() {
         .unwrap();
     pool.close().await;
 
-    let report = verify_database(&url(&bank), attestation_keyring(&bank).await)
+    let report = verify_database(&url(&bank), attestation_keyring(&bank).await, None)
         .await
         .unwrap();
     assert!(
@@ -149,7 +149,7 @@ async fn verifier_catches_deleted_row() {
         .unwrap();
     pool.close().await;
 
-    let report = verify_database(&url(&bank), attestation_keyring(&bank).await)
+    let report = verify_database(&url(&bank), attestation_keyring(&bank).await, None)
         .await
         .unwrap();
     assert!(
@@ -177,12 +177,60 @@ async fn verifier_catches_forged_release_signature() {
             None,
         )
         .unwrap();
-    let report = verify_database(&url(&bank), wrong).await.unwrap();
+    let report = verify_database(&url(&bank), wrong, None).await.unwrap();
     assert_eq!(report.releases_verified, 0);
     assert!(
         report
             .problems
             .iter()
             .any(|problem| matches!(problem, AuditProblem::ReleaseSignature { .. }))
+    );
+}
+
+#[tokio::test]
+async fn verifier_catches_moved_index_and_cut_tail() {
+    let mut bank = Bank::start().await;
+    released_incident(&mut bank).await;
+    let report = verify_database(&url(&bank), attestation_keyring(&bank).await, None)
+        .await
+        .unwrap();
+    let head = report.head.clone().expect("a non-empty log has a head");
+
+    let pool = test_support::connect(&url(&bank)).await;
+    // Hide the release from its authorization's trail.
+    sqlx::query("UPDATE audit_log SET authorization_id = 'elsewhere' WHERE sequence = $1")
+        .bind(head.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let report = verify_database(&url(&bank), attestation_keyring(&bank).await, None)
+        .await
+        .unwrap();
+    assert!(
+        report
+            .problems
+            .contains(&AuditProblem::IndexMismatch { sequence: head.0 }),
+        "{:?}",
+        report.problems
+    );
+
+    // Cut off the last record: the chain alone still verifies, the kept head
+    // does not.
+    sqlx::query("DELETE FROM audit_log WHERE sequence = $1")
+        .bind(head.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let report = verify_database(&url(&bank), attestation_keyring(&bank).await, Some(head.clone()))
+        .await
+        .unwrap();
+    assert!(
+        report.problems.contains(&AuditProblem::HeadMismatch {
+            sequence: head.0,
+            expected: head.1
+        }),
+        "{:?}",
+        report.problems
     );
 }

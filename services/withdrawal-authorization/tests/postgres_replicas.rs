@@ -190,7 +190,7 @@ impl Deployment {
         keyring
             .insert(attestation_key, DateTime::<Utc>::UNIX_EPOCH, None)
             .unwrap();
-        withdrawal_authorization::audit::verify_database(&self.authorization_database, keyring)
+        withdrawal_authorization::audit::verify_database(&self.authorization_database, keyring, None)
             .await
             .unwrap()
     }

@@ -455,3 +455,56 @@ async fn admin_service_absent_from_public_port() {
         .await;
     assert_eq!(result.unwrap_err().code(), Code::Unimplemented);
 }
+
+#[tokio::test]
+async fn forged_signature_reveals_nothing_and_records_nothing() {
+    let mut bank = Bank::start().await;
+    let authorization = bank.submit("TD-MATURED").await;
+    let records_before = audit_count(&bank).await;
+
+    // A teller's public key id with a signature that is not the teller's.
+    let cosignature = CoSignature {
+        supervisor_staff_id: "T001".to_owned(),
+        authorizations: vec![bank_proto::withdrawal::AuthorizationReference {
+            authorization_id: authorization.authorization_id.clone(),
+            authorization_digest: authorization.authorization_digest.clone(),
+        }],
+        signed_at: Some(to_timestamp(Utc::now())),
+    };
+    let mut envelope = sign(
+        &bank.teller.key,
+        bank_proto::payload_type::CO_SIGNATURE,
+        &cosignature,
+    );
+    envelope.signature = vec![0; 64];
+    envelope.payload.extend(std::iter::repeat_n(0x0a, 100_000));
+    let result = bank
+        .authorization
+        .client
+        .co_sign_authorizations(CoSignAuthorizationsRequest {
+            request_id: request_id(),
+            cosignature: Some(envelope),
+        })
+        .await;
+    assert_error(result, Code::PermissionDenied, "SIGNATURE_INVALID");
+    assert_eq!(
+        audit_count(&bank).await,
+        records_before,
+        "an unverified envelope reached the audit log"
+    );
+}
+
+async fn audit_count(bank: &Bank) -> usize {
+    bank.authorization
+        .admin
+        .clone()
+        .list_audit_records(bank_proto::withdrawal::ListAuditRecordsRequest {
+            from_sequence: 0,
+            page_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .records
+        .len()
+}

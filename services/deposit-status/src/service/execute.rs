@@ -64,6 +64,10 @@ pub async fn execute_withdrawal(
     );
 
     let now = state.now();
+    if let Some(response) = replay_executed_order(state, &order_envelope).await? {
+        tracing::info!(key_id = %order_envelope.key_id, "release order replayed; nothing paid");
+        return Ok(response);
+    }
     let order_bytes = state
         .keys
         .verify_release_order(&order_envelope, now)
@@ -99,6 +103,46 @@ pub async fn execute_withdrawal(
         );
     }
     Ok(response)
+}
+
+/// Returns the first payout when this exact signed order (payload, key id
+/// and signature, byte for byte) was executed before.
+///
+/// This runs before any key is checked: the stored copy was verified when it
+/// was first executed, so a retry gets its payout even after the signing or
+/// the attestation key has been rotated out since. Anything short of an exact
+/// match goes through every check.
+async fn replay_executed_order(
+    state: &AppState,
+    envelope: &Envelope,
+) -> Result<Option<ExecuteWithdrawalResponse>, DepositError> {
+    if envelope.payload_type != bank_proto::payload_type::RELEASE_ORDER {
+        return Ok(None);
+    }
+    let Ok(order) = ReleaseOrder::decode(envelope.payload.as_slice()) else {
+        return Ok(None);
+    };
+    let mut connection = state.store.acquire().await?;
+    let Some(execution) = store::find_execution_by_order(&mut connection, &order.order_id).await? else {
+        return Ok(None);
+    };
+    let identical = execution.order_payload == envelope.payload
+        && execution.order_key_id == envelope.key_id
+        && execution.order_signature == envelope.signature;
+    if !identical {
+        return Ok(None);
+    }
+    let payout = Payout::decode(execution.payout.as_slice()).map_err(|_| {
+        DepositError::Store(store::StoreError::Corrupt {
+            table: "executions",
+            column: "payout",
+            value: execution.order_id.clone(),
+        })
+    })?;
+    Ok(Some(ExecuteWithdrawalResponse {
+        payout: Some(payout),
+        replayed: true,
+    }))
 }
 
 /// Runs the database checks of an order and applies it, inside the write

@@ -476,6 +476,15 @@ fn check_approval(supervisor: &StaffRow, row: &AuthorizationRow) -> Result<(), A
             row.authorization_id.clone(),
         ));
     }
+    if let Some((_, limit_currency)) = &supervisor.approval_limit
+        && *limit_currency != row.currency_code
+    {
+        return Err(AuthorizationError::ApprovalLimitCurrency {
+            staff_id: supervisor.staff_id.clone(),
+            limit_currency: limit_currency.clone(),
+            currency: row.currency_code.clone(),
+        });
+    }
     let covered = matches!(
         &supervisor.approval_limit,
         Some((limit, currency)) if *currency == row.currency_code && *limit >= row.payout_total

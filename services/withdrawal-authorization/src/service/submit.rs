@@ -41,7 +41,8 @@ struct DepositRequest<'a> {
     passbook_number: &'a str,
     deposit_id: &'a str,
     /// `None` for the whole balance.
-    amount: Option<Decimal>,
+    /// The amount and its currency, or `None` for the whole balance.
+    amount: Option<(Decimal, String)>,
     identity_check: &'a IdentityCheck,
     attestation: Envelope,
 }
@@ -112,10 +113,9 @@ pub async fn submit_withdrawal(
             None
         }
         (None, true) => None,
-        (Some(money), false) => violations
-            .check(parse_money("instruction.amount", Some(money)))
-            .map(|(amount, _)| amount),
+        (Some(money), false) => violations.check(parse_money("instruction.amount", Some(money))),
     };
+    check_signed_at(&mut violations, instruction.signed_at.as_ref(), now);
     if instruction.maturity_attestation.is_none() {
         violations.add(
             "instruction.maturity_attestation",
@@ -220,6 +220,7 @@ pub async fn submit_closure(
     ));
     let identity_check = instruction.identity_check.clone().unwrap_or_default();
     check_identity_format(&mut violations, "instruction.identity_check", &identity_check);
+    check_signed_at(&mut violations, instruction.signed_at.as_ref(), now);
     if instruction.maturity_attestations.is_empty() {
         violations.add(
             "instruction.maturity_attestations",
@@ -384,6 +385,23 @@ fn invalid_payload(field: &str) -> AuthorizationError {
     AuthorizationError::Invalid(violations.finish().unwrap_err())
 }
 
+/// Checks that an instruction says when it was signed, and not in the
+/// future beyond the tolerated clock difference.
+fn check_signed_at(
+    violations: &mut Violations,
+    signed_at: Option<&prost_types::Timestamp>,
+    now: DateTime<Utc>,
+) {
+    match parse_timestamp("instruction.signed_at", signed_at) {
+        Ok(at) if at > now + super::MAX_CLOCK_SKEW => violations.add(
+            "instruction.signed_at",
+            "is in the future; check the teller terminal's clock",
+        ),
+        Ok(_) => {}
+        Err(violation) => violations.add(violation.field, violation.description),
+    }
+}
+
 /// Checks the instruction's request_id and branch against the request and
 /// the signing teller.
 fn check_instruction_header(
@@ -497,9 +515,11 @@ async fn prepare_authorization(
     }
     let (attested_amount, currency) = parse_money("requested_amount", attestation.requested_amount.as_ref())
         .map_err(|_| AuthorizationError::AttestationInvalid("requested_amount is invalid".to_owned()))?;
-    let amount_matches = match request.amount {
+    let amount_matches = match &request.amount {
         None => attestation.whole_deposit,
-        Some(amount) => !attestation.whole_deposit && amount == attested_amount,
+        Some((amount, amount_currency)) => {
+            !attestation.whole_deposit && *amount == attested_amount && *amount_currency == currency
+        }
     };
     if !amount_matches {
         return Err(AuthorizationError::AttestationMismatch(
@@ -518,7 +538,9 @@ async fn prepare_authorization(
     if attestation.deposit_state() == DepositState::Unmatured {
         flags.push(SupervisorFlag::Unmatured as i32);
     }
-    if attested_amount >= state.large_amount_threshold {
+    // The large-amount line applies to what is paid out, principal plus
+    // interest, as the LARGE_AMOUNT flag's contract says.
+    if total >= state.large_amount_threshold {
         flags.push(SupervisorFlag::LargeAmount as i32);
     }
     if !attestation.passbook_reissued_on.is_empty()
