@@ -1122,3 +1122,33 @@ async fn executed_order_replays_after_key_rotation() {
         .await;
     assert_eq!(result.unwrap_err().code(), Code::PermissionDenied);
 }
+
+#[tokio::test]
+async fn passbook_lists_deposit_opened_after_business_date() {
+    let mut service = start().await;
+    incident_passbook(&mut service).await;
+    // A training date before one deposit's opening date: that deposit
+    // cannot be quoted, and the view still lists both.
+    service.set_business_date("2023-01-01").await;
+    let view = service
+        .status
+        .get_passbook(GetPassbookRequest {
+            passbook_number: "PB-INCIDENT".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(view.deposits.len(), 2);
+    let later = view
+        .deposits
+        .iter()
+        .find(|deposit| deposit.deposit_id == "TD-MATURED")
+        .unwrap();
+    assert!(later.full_withdrawal_quote.is_none());
+    let earlier = view
+        .deposits
+        .iter()
+        .find(|deposit| deposit.deposit_id == "TD-UNMATURED")
+        .unwrap();
+    assert!(earlier.full_withdrawal_quote.is_some());
+}

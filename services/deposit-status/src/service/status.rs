@@ -260,7 +260,8 @@ impl DepositStatusService for StatusService {
         let mut deposits = Vec::with_capacity(rows.len());
         for row in &rows {
             // A withdrawn or closed deposit has nothing left to quote. An open
-            // one without a posted demand rate is still listed, without a
+            // one that cannot be quoted today (no demand rate posted, or a
+            // business date before its opening) is still listed, without a
             // quote, so the view never hides a deposit.
             let quote = if row.status == DepositStatus::Open {
                 match quote_deposit(&mut connection, row, business_date, None).await {
@@ -271,7 +272,7 @@ impl DepositStatusService for StatusService {
                         demand_rate,
                         row.day_basis,
                     )),
-                    Err(DepositError::DemandRateNotPosted { .. }) => None,
+                    Err(DepositError::DemandRateNotPosted { .. } | DepositError::Rule(_)) => None,
                     Err(error) => return Err(error.into()),
                 }
             } else {
