@@ -33,10 +33,10 @@ use crate::view::needs_identity_check;
 
 /// Most deposits one passbook closure may list.
 pub const MAX_CLOSURE_DEPOSITS: usize = 100;
-/// Longest agent name accepted, in characters.
+/// Maximum length of an agent's name, in characters.
 const MAX_AGENT_NAME_CHARS: usize = 100;
 
-/// What a teller asked for one deposit, already parsed.
+/// A teller's parsed request for one deposit.
 struct DepositRequest<'a> {
     passbook_number: &'a str,
     deposit_id: &'a str,
@@ -67,17 +67,13 @@ pub async fn submit_withdrawal(
 
     let now = state.now();
     let envelope = envelope_from_proto(request.instruction.as_ref().unwrap_or(&SignedEnvelope::default()));
-    let (teller, payload) = {
-        let mut connection = state.store.pool().acquire().await?;
-        verify_staff_signature(
-            &mut connection,
-            &envelope,
-            bank_proto::payload_type::WITHDRAWAL_INSTRUCTION,
-            &[Role::Teller, Role::Supervisor],
-            now,
-        )
-        .await?
-    };
+    let (teller, payload) = verify_maker(
+        state,
+        &envelope,
+        bank_proto::payload_type::WITHDRAWAL_INSTRUCTION,
+        now,
+    )
+    .await?;
     let instruction =
         WithdrawalInstruction::decode(payload.as_slice()).map_err(|_| invalid_payload("instruction"))?;
     require_signer(&teller, &instruction.teller_staff_id, "teller")?;
@@ -192,17 +188,13 @@ pub async fn submit_closure(
 
     let now = state.now();
     let envelope = envelope_from_proto(request.instruction.as_ref().unwrap_or(&SignedEnvelope::default()));
-    let (teller, payload) = {
-        let mut connection = state.store.pool().acquire().await?;
-        verify_staff_signature(
-            &mut connection,
-            &envelope,
-            bank_proto::payload_type::PASSBOOK_CLOSURE_INSTRUCTION,
-            &[Role::Teller, Role::Supervisor],
-            now,
-        )
-        .await?
-    };
+    let (teller, payload) = verify_maker(
+        state,
+        &envelope,
+        bank_proto::payload_type::PASSBOOK_CLOSURE_INSTRUCTION,
+        now,
+    )
+    .await?;
     let instruction =
         PassbookClosureInstruction::decode(payload.as_slice()).map_err(|_| invalid_payload("instruction"))?;
     require_signer(&teller, &instruction.teller_staff_id, "teller")?;
@@ -366,6 +358,25 @@ pub async fn submit_closure(
     Ok(response)
 }
 
+/// Verifies the maker's signature on a submitted instruction: a teller's, or
+/// a supervisor's acting as maker. Returns the signer and the payload.
+async fn verify_maker(
+    state: &AppState,
+    envelope: &Envelope,
+    payload_type: &str,
+    now: DateTime<Utc>,
+) -> Result<(StaffRow, Vec<u8>), AuthorizationError> {
+    let mut connection = state.store.pool().acquire().await?;
+    verify_staff_signature(
+        &mut connection,
+        envelope,
+        payload_type,
+        &[Role::Teller, Role::Supervisor],
+        now,
+    )
+    .await
+}
+
 /// Returns the stored response when `key` was used before, outside a write
 /// transaction.
 async fn replay<R: Message + Default>(
@@ -385,8 +396,8 @@ fn invalid_payload(field: &str) -> AuthorizationError {
     AuthorizationError::Invalid(violations.finish().unwrap_err())
 }
 
-/// Checks that an instruction says when it was signed, and not in the
-/// future beyond the tolerated clock difference.
+/// Checks that an instruction carries its signing time, and that the time is
+/// not in the future beyond the tolerated clock difference.
 fn check_signed_at(
     violations: &mut Violations,
     signed_at: Option<&prost_types::Timestamp>,
