@@ -29,7 +29,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
-/// Why a lookup or a store failed.
+/// The reason a lookup or a store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IdempotencyError {
     /// The request_id was used before by another method or other fields.

@@ -19,7 +19,7 @@ use crate::keys::{KeyConfigError, ServiceKeys};
 use crate::service::{AdminService, AppState, SharedState, StatusService};
 use crate::store::{self, StoreError};
 
-/// Why the service could not start.
+/// The reason the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("{0}")]

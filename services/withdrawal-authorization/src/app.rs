@@ -22,7 +22,7 @@ use crate::keys::{AttestationKeys, ReleaseSigner};
 use crate::service::{AdminService, AppState, AuthorizationService, SharedState, resume_releases};
 use crate::store::{self, StoreError};
 
-/// Why the service could not start.
+/// The reason the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("{0}")]

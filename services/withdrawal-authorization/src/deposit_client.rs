@@ -22,7 +22,7 @@ pub enum DepositCallError {
     /// been refused.
     #[error("deposit-status unavailable: {0}")]
     Unavailable(String),
-    /// deposit-status answered and refused the request.
+    /// deposit-status received the request and rejected it.
     #[error("deposit-status refused: {0}")]
     Refused(ErrorSummary),
 }

@@ -18,7 +18,7 @@ pub mod precondition {
     pub const DEPOSIT: &str = "DEPOSIT";
 }
 
-/// Why a request failed.
+/// The reason a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthorizationError {
     /// One or more fields are invalid; the error lists each of them.

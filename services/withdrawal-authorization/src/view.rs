@@ -47,7 +47,7 @@ pub fn attestation_of(row: &AuthorizationRow) -> MaturityAttestation {
     MaturityAttestation::decode(row.attestation.payload.as_slice()).unwrap_or_default()
 }
 
-/// Every requirement of the authorization and whether it is met.
+/// Lists every requirement of the authorization and whether it is met.
 pub fn requirements(row: &AuthorizationRow, decisions: &[DecisionRow]) -> Vec<Requirement> {
     let cosigned = decisions.iter().any(|decision| decision.approved);
     let mut requirements = vec![Requirement {
@@ -78,7 +78,7 @@ pub fn requirements(row: &AuthorizationRow, decisions: &[DecisionRow]) -> Vec<Re
     requirements
 }
 
-/// The unmet requirements' kinds.
+/// Returns the kinds of the requirements not met yet.
 pub fn missing_requirements(row: &AuthorizationRow, decisions: &[DecisionRow]) -> Vec<RequirementKind> {
     requirements(row, decisions)
         .into_iter()

@@ -31,9 +31,9 @@ use storage::RequestKey;
 pub const DEFAULT_PRODUCT_CODE: &str = "TD-STD";
 /// Currency used when a request leaves it empty.
 pub const DEFAULT_CURRENCY: &str = "CNY";
-/// Longest customer name accepted, in characters.
+/// Maximum length of a customer name, in characters.
 const MAX_NAME_CHARS: usize = 100;
-/// Longest free-text reason accepted, in characters.
+/// Maximum length of a free-text reason, in characters.
 const MAX_REASON_CHARS: usize = 500;
 
 /// The DepositAdminService implementation.
@@ -48,7 +48,7 @@ impl AdminService {
     }
 }
 
-/// A new identifier: `prefix` followed by 12 random digits.
+/// Generates an identifier: `prefix` followed by 12 random digits.
 fn generate_number(prefix: &str) -> String {
     format!("{prefix}{:012}", OsRng.next_u64() % 1_000_000_000_000)
 }

@@ -23,7 +23,7 @@ use crate::error::DepositError;
 use crate::keys::ServiceKeys;
 use crate::store::{self, DepositRow, Store, StoreError};
 
-/// What every handler needs.
+/// The state every handler shares.
 #[derive(Debug)]
 pub struct AppState {
     pub store: Store,

@@ -24,7 +24,7 @@ use crate::error::AuthorizationError;
 use crate::staff_signature::{require_signer, verify_staff_signature};
 use crate::store::{self, AuthorizationState, Role, StaffRow};
 
-/// Longest capture reference accepted, in characters.
+/// Maximum length of a capture reference, in characters.
 const MAX_CAPTURE_REFERENCE_CHARS: usize = 64;
 
 pub async fn acknowledge(

@@ -26,9 +26,9 @@ use crate::audit::{self, Event, record_to_proto};
 use crate::error::AuthorizationError;
 use crate::store::{self, Role, StaffKeyRow, StaffRow};
 
-/// Longest staff name accepted, in characters.
+/// Maximum length of a staff name, in characters.
 const MAX_NAME_CHARS: usize = 100;
-/// Longest reason accepted, in characters.
+/// Maximum length of a reason, in characters.
 const MAX_REASON_CHARS: usize = 500;
 /// Page size of ListAuditRecords when a request leaves it 0, and its maximum.
 pub const MAX_AUDIT_PAGE: i64 = 1000;

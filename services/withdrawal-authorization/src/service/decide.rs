@@ -35,7 +35,7 @@ use crate::view::authorization_digest;
 
 /// Most authorizations one co-signature may cover.
 pub const MAX_COSIGNED_AUTHORIZATIONS: usize = 100;
-/// Longest rejection reason accepted, in characters.
+/// Maximum length of a rejection reason, in characters.
 const MAX_REASON_CHARS: usize = 500;
 
 pub async fn co_sign(

@@ -42,7 +42,7 @@ use crate::view;
 /// service when a signed instant is checked against now.
 pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(60);
 
-/// What every handler needs.
+/// The state every handler shares.
 #[derive(Debug)]
 pub struct AppState {
     pub store: Store,

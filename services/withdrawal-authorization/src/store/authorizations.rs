@@ -9,7 +9,7 @@ use storage::{BackendSql, decimal_param, format_instant};
 
 use super::{StoreError, instant, optional_instant};
 
-/// Where an authorization stands.
+/// The state of an authorization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthorizationState {
     Pending,
