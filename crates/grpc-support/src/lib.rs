@@ -13,6 +13,8 @@
 //!   load shedding, a concurrency limit and a request timeout, and stops
 //!   gracefully on SIGTERM or Ctrl-C. It also builds the reflection services
 //!   and sets up logging.
+//! - [`health_probe`]: the gRPC health check that the services'
+//!   `health-probe` subcommand runs for container health checks.
 //!
 //! A service's `main` wires them up like this:
 //!
@@ -51,6 +53,7 @@
 
 pub mod convert;
 pub mod error;
+pub mod health_probe;
 mod request_context;
 pub mod server;
 

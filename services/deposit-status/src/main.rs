@@ -1,13 +1,16 @@
 //! The deposit-status binary: `serve` runs the service, `generate-key`
-//! writes a new Ed25519 signing key.
+//! writes a new Ed25519 signing key, and `health-probe` checks a running
+//! service for container health checks.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use deposit_status::config::DEFAULT_LISTEN_ADDR;
 use deposit_status::environment::{self, ENV_FILE_VARIABLE, EnvFile};
 use deposit_status::{Application, Settings};
+use grpc_support::health_probe::{self, ProbeArgs, ProbeTarget};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +39,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Check a running service over the gRPC health protocol, for container
+    /// health checks. Exits 0 when it reports SERVING and 1 otherwise.
+    HealthProbe(ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +64,14 @@ fn main() -> ExitCode {
 
     match cli.command {
         Command::GenerateKey { out } => generate_key(&out),
+        Command::HealthProbe(args) => health_probe::run(
+            &args,
+            ProbeTarget {
+                listen_addr_variable: "DEPOSIT_STATUS_LISTEN_ADDR",
+                default_listen_addr: DEFAULT_LISTEN_ADDR,
+                service_name: bank_proto::deposit::deposit_status_service_server::SERVICE_NAME,
+            },
+        ),
         Command::Serve(settings) => {
             grpc_support::server::init_tracing();
             let runtime = match tokio::runtime::Runtime::new() {

@@ -496,6 +496,68 @@ async fn serve_reports_health_and_stops_on_sigterm() {
 }
 
 #[tokio::test]
+async fn health_probe_reports_serving_then_stopped() {
+    let deployment = Deployment::new();
+    let server = Server::start(deployment.command(&["serve"], &deployment.settings())).await;
+    let public_addr = server.public_addr.to_string();
+
+    let output = run(deployment.command(&["health-probe", "--addr", &public_addr], &BTreeMap::new()));
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr_text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("SERVING"), "stdout: {stdout}");
+    assert!(stdout.contains(STATUS_SERVICE), "stdout: {stdout}");
+
+    // Without --addr the probe reads the listen address setting, and a
+    // listener on every interface is probed on loopback.
+    let any_interface = BTreeMap::from([(
+        "DEPOSIT_STATUS_LISTEN_ADDR".to_string(),
+        format!("0.0.0.0:{}", server.public_addr.port()),
+    )]);
+    let output = run(deployment.command(&["health-probe"], &any_interface));
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr_text(&output));
+
+    let output = run(deployment.command(
+        &[
+            "health-probe",
+            "--addr",
+            &public_addr,
+            "--service",
+            "bank.unknown.v1.Service",
+        ],
+        &BTreeMap::new(),
+    ));
+    assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr_text(&output));
+    assert!(
+        stderr_text(&output).contains("NotFound"),
+        "stderr: {}",
+        stderr_text(&output)
+    );
+
+    let (status, output) = server.terminate().await;
+    assert_eq!(status.code(), Some(0), "exit status {status}; output:\n{output}");
+    let output = run(deployment.command(&["health-probe", "--addr", &public_addr], &BTreeMap::new()));
+    assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr_text(&output));
+    assert!(
+        stderr_text(&output).contains("failed to connect"),
+        "stderr: {}",
+        stderr_text(&output)
+    );
+}
+
+#[test]
+fn health_probe_rejects_invalid_listen_address() {
+    let deployment = Deployment::new();
+    let settings = BTreeMap::from([("DEPOSIT_STATUS_LISTEN_ADDR".to_string(), "localhost".to_string())]);
+
+    let output = run(deployment.command(&["health-probe"], &settings));
+
+    assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr_text(&output));
+    let stderr = stderr_text(&output);
+    assert!(stderr.contains("DEPOSIT_STATUS_LISTEN_ADDR"), "stderr: {stderr}");
+    assert!(stderr.contains("\"localhost\""), "stderr: {stderr}");
+}
+
+#[tokio::test]
 async fn reflection_lists_each_service_on_its_port() {
     let deployment = Deployment::new();
     let server = Server::start(deployment.command(&["serve"], &deployment.settings())).await;

@@ -1,12 +1,15 @@
 //! The withdrawal-authorization binary: `serve` runs the service,
-//! `generate-key` writes a new Ed25519 key pair, and `verify-audit` checks
-//! the audit log's hash chain and every release's signatures offline.
+//! `generate-key` writes a new Ed25519 key pair, `verify-audit` checks the
+//! audit log's hash chain and every release's signatures offline, and
+//! `health-probe` checks a running service for container health checks.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
+use grpc_support::health_probe::{self, ProbeArgs, ProbeTarget};
+use withdrawal_authorization::config::DEFAULT_LISTEN_ADDR;
 use withdrawal_authorization::{Application, Settings};
 
 #[derive(Debug, Parser)]
@@ -53,6 +56,9 @@ enum Command {
         #[arg(long, value_parser = parse_head)]
         expect_head: Option<(i64, String)>,
     },
+    /// Check a running service over the gRPC health protocol, for container
+    /// health checks. Exits 0 when it reports SERVING and 1 otherwise.
+    HealthProbe(ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +75,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::GenerateKey { out } => generate_key(&out),
+        Command::HealthProbe(args) => health_probe::run(
+            &args,
+            ProbeTarget {
+                listen_addr_variable: "WITHDRAWAL_AUTHORIZATION_LISTEN_ADDR",
+                default_listen_addr: DEFAULT_LISTEN_ADDR,
+                service_name: bank_proto::withdrawal::withdrawal_authorization_service_server::SERVICE_NAME,
+            },
+        ),
         Command::Serve(settings) => {
             grpc_support::server::init_tracing();
             match tokio::runtime::Runtime::new() {
