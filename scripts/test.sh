@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, and every unit, property and
 # integration test in the workspace, then the services' integration tests a
-# second time on PostgreSQL. Installs nothing it cannot install itself; each
-# step says what failed.
+# second time on PostgreSQL, then the end-to-end tests against the
+# docker-compose stack when a Docker engine is available. Installs nothing it
+# cannot install itself; each step says what failed.
 #
 # Environment:
 #   BUF                     path to the buf CLI; when set (or `buf` is on
@@ -64,3 +65,6 @@ for service in deposit-status withdrawal-authorization; do
   step "cargo test -p $service ${targets[*]} with BANK_TEST_BACKEND=postgres"
   BANK_TEST_BACKEND=postgres cargo test --locked -p "$service" "${targets[@]}"
 done
+
+step "end-to-end tests against docker-compose.yml (scripts/e2e.sh)"
+bash scripts/e2e.sh
