@@ -494,14 +494,23 @@ def test_incident_replay(bank: BankClient, crew: Crew) -> None:
     progress("paid exactly once: deposit withdrawn, one release in the audit trail, matured deposit untouched")
 
 
-def test_release_survives_replica_crash(bank: BankClient, crew: Crew, compose: stack.ComposeStack) -> None:
-    """Scenario 3: a replica killed in the middle of a release leaves a deposit that is paid exactly once."""
+def ready_incident_authorization(bank: BankClient, crew: Crew) -> tuple[IncidentPassbook, int, str]:
+    """Open an incident passbook and take its unmatured deposit to a READY authorization.
+
+    Returns the passbook, the deposit's version before the release, and the authorization id.
+    """
     incident = open_incident_passbook(bank, crew)
     deposit_id = incident.unmatured.deposit_id
     attested_version = bank.deposit(incident.passbook_number, deposit_id).version
     authorization = bank.authorize_whole(crew.teller, crew.supervisor, incident.passbook_number, deposit_id)
-    authorization_id = authorization.authorization_id
-    progress(f"authorization {authorization_id} is ready")
+    progress(f"authorization {authorization.authorization_id} is ready")
+    return incident, attested_version, authorization.authorization_id
+
+
+def test_release_survives_replica_crash(bank: BankClient, crew: Crew, compose: stack.ComposeStack) -> None:
+    """Scenario 3: a replica killed in the middle of a release leaves a deposit that is paid exactly once."""
+    incident, attested_version, authorization_id = ready_incident_authorization(bank, crew)
+    deposit_id = incident.unmatured.deposit_id
 
     request_id = new_request_id()
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
@@ -561,12 +570,8 @@ def test_release_survives_replica_crash(bank: BankClient, crew: Crew, compose: s
 
 def test_release_waits_out_deposit_status_outage(bank: BankClient, crew: Crew, compose: stack.ComposeStack) -> None:
     """Scenario 4: a release while deposit-status is down fails as retryable and completes once it is back."""
-    incident = open_incident_passbook(bank, crew)
+    incident, attested_version, authorization_id = ready_incident_authorization(bank, crew)
     deposit_id = incident.unmatured.deposit_id
-    attested_version = bank.deposit(incident.passbook_number, deposit_id).version
-    authorization = bank.authorize_whole(crew.teller, crew.supervisor, incident.passbook_number, deposit_id)
-    authorization_id = authorization.authorization_id
-    progress(f"authorization {authorization_id} is ready")
 
     compose.stop(stack.DEPOSIT_STATUS)
     progress("stopped deposit-status")
