@@ -13,6 +13,9 @@
 //!   load shedding, a concurrency limit and a request timeout, and stops
 //!   gracefully on SIGTERM or Ctrl-C. It also builds the reflection services
 //!   and sets up logging.
+//! - [`listeners`]: a service's teller-facing and admin listeners, bound
+//!   together and served until one shutdown signal, each with health and
+//!   reflection.
 //! - [`health_probe`]: the gRPC health check that the services'
 //!   `health-probe` subcommand runs for container health checks.
 //!
@@ -54,6 +57,7 @@
 pub mod convert;
 pub mod error;
 pub mod health_probe;
+pub mod listeners;
 mod request_context;
 pub mod server;
 

@@ -146,6 +146,9 @@ pub enum ServeError {
     /// The server failed while serving.
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The reflection service could not be built.
+    #[error("reflection setup failed: {0}")]
+    Reflection(#[source] ReflectionError),
 }
 
 /// Failure of [`reflection_services`].

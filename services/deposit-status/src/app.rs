@@ -6,12 +6,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bank_proto::deposit::deposit_admin_service_server::{self, DepositAdminServiceServer};
-use bank_proto::deposit::deposit_status_service_server::{self, DepositStatusServiceServer};
+use bank_proto::deposit::deposit_admin_service_server::DepositAdminServiceServer;
+use bank_proto::deposit::deposit_status_service_server::DepositStatusServiceServer;
 use grpc_support::error::DEPOSIT_STATUS_DOMAIN;
-use grpc_support::server::{ServeError, ServerLimits, reflection_services, serve};
-use tokio::net::TcpListener;
-use tonic::service::Routes;
+use grpc_support::listeners::{BindError, ServiceListeners, StopSignal};
+use grpc_support::server::{ServeError, ServerLimits};
 
 use crate::clock::BusinessClock;
 use crate::config::Settings;
@@ -33,12 +32,8 @@ pub enum StartError {
         #[source]
         source: StoreError,
     },
-    #[error("failed to bind {address}: {source}")]
-    Bind {
-        address: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error(transparent)]
     Serve(#[from] ServeError),
 }
@@ -46,10 +41,7 @@ pub enum StartError {
 /// A service with its listeners bound, ready to serve.
 pub struct Application {
     state: SharedState,
-    public_listener: TcpListener,
-    admin_listener: TcpListener,
-    public_addr: SocketAddr,
-    admin_addr: SocketAddr,
+    listeners: ServiceListeners,
     limits: ServerLimits,
 }
 
@@ -78,22 +70,11 @@ impl Application {
             attestation_lifetime: settings.attestation_lifetime(),
         });
 
-        let bind = |address: SocketAddr| async move {
-            TcpListener::bind(address)
-                .await
-                .map_err(|source| StartError::Bind { address, source })
-        };
-        let public_listener = bind(settings.listen_addr).await?;
-        let admin_listener = bind(settings.admin_listen_addr).await?;
-        let public_addr = local_addr(&public_listener, settings.listen_addr)?;
-        let admin_addr = local_addr(&admin_listener, settings.admin_listen_addr)?;
+        let listeners = ServiceListeners::bind(settings.listen_addr, settings.admin_listen_addr).await?;
 
         Ok(Application {
             state,
-            public_listener,
-            admin_listener,
-            public_addr,
-            admin_addr,
+            listeners,
             limits,
         })
     }
@@ -101,12 +82,12 @@ impl Application {
     /// Address of the teller-facing listener (with the real port when 0 was
     /// configured).
     pub fn public_addr(&self) -> SocketAddr {
-        self.public_addr
+        self.listeners.public_addr()
     }
 
     /// Address of the admin listener.
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin_addr
+        self.listeners.admin_addr()
     }
 
     /// Serves both listeners until `shutdown` resolves, then closes the
@@ -115,77 +96,19 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<DepositStatusServiceServer<StatusService>>()
-            .await;
-        health_reporter
-            .set_serving::<DepositAdminServiceServer<AdminService>>()
-            .await;
-
+        let stop = StopSignal::spawn(shutdown);
         let max_bytes = self.limits.max_message_bytes;
         let status = DepositStatusServiceServer::new(StatusService::new(self.state.clone()))
             .max_decoding_message_size(max_bytes);
         let admin = DepositAdminServiceServer::new(AdminService::new(self.state.clone()))
             .max_decoding_message_size(max_bytes);
 
-        let (public_reflection_v1, public_reflection_v1alpha) =
-            reflection_services(&[deposit_status_service_server::SERVICE_NAME]).map_err(reflection_failed)?;
-        let (admin_reflection_v1, admin_reflection_v1alpha) =
-            reflection_services(&[deposit_admin_service_server::SERVICE_NAME]).map_err(reflection_failed)?;
-
-        let public_routes = Routes::new(status)
-            .add_service(health_service.clone())
-            .add_service(public_reflection_v1)
-            .add_service(public_reflection_v1alpha);
-        let admin_routes = Routes::new(admin)
-            .add_service(health_service)
-            .add_service(admin_reflection_v1)
-            .add_service(admin_reflection_v1alpha);
-
-        // One shutdown signal stops both listeners.
-        let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
-        let stopped = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = receiver.wait_for(|stop| *stop).await;
-        };
-        let reporter = health_reporter.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            reporter
-                .set_not_serving::<DepositStatusServiceServer<StatusService>>()
-                .await;
-            let _ = stop_sender.send(true);
-        });
-
-        let public = serve(
-            public_routes,
-            self.public_listener,
-            &self.limits,
-            DEPOSIT_STATUS_DOMAIN,
-            stopped(stop_receiver.clone()),
-        );
-        let admin = serve(
-            admin_routes,
-            self.admin_listener,
-            &self.limits,
-            DEPOSIT_STATUS_DOMAIN,
-            stopped(stop_receiver),
-        );
-        let (public_result, admin_result) = tokio::join!(public, admin);
+        let served = self
+            .listeners
+            .serve(status, admin, &self.limits, DEPOSIT_STATUS_DOMAIN, stop)
+            .await;
         self.state.store.close().await;
-        public_result?;
-        admin_result?;
+        served?;
         Ok(())
     }
-}
-
-fn local_addr(listener: &TcpListener, configured: SocketAddr) -> Result<SocketAddr, StartError> {
-    listener.local_addr().map_err(|source| StartError::Bind {
-        address: configured,
-        source,
-    })
-}
-
-fn reflection_failed(error: grpc_support::server::ReflectionError) -> StartError {
-    StartError::InvalidSettings(format!("reflection setup failed: {error}"))
 }

@@ -7,14 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use attestation::SigningKey;
-use bank_proto::withdrawal::withdrawal_admin_service_server::{self, WithdrawalAdminServiceServer};
-use bank_proto::withdrawal::withdrawal_authorization_service_server::{
-    self, WithdrawalAuthorizationServiceServer,
-};
+use bank_proto::withdrawal::withdrawal_admin_service_server::WithdrawalAdminServiceServer;
+use bank_proto::withdrawal::withdrawal_authorization_service_server::WithdrawalAuthorizationServiceServer;
 use grpc_support::error::WITHDRAWAL_AUTHORIZATION_DOMAIN;
-use grpc_support::server::{ServeError, ServerLimits, reflection_services, serve};
-use tokio::net::TcpListener;
-use tonic::service::Routes;
+use grpc_support::listeners::{BindError, ServiceListeners, StopSignal};
+use grpc_support::server::{ServeError, ServerLimits};
 
 use crate::config::Settings;
 use crate::deposit_client::DepositClient;
@@ -42,12 +39,8 @@ pub enum StartError {
         #[source]
         source: StoreError,
     },
-    #[error("failed to bind {address}: {source}")]
-    Bind {
-        address: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error(transparent)]
     Serve(#[from] ServeError),
 }
@@ -55,10 +48,7 @@ pub enum StartError {
 /// A service with its listeners bound, ready to serve.
 pub struct Application {
     state: SharedState,
-    public_listener: TcpListener,
-    admin_listener: TcpListener,
-    public_addr: SocketAddr,
-    admin_addr: SocketAddr,
+    listeners: ServiceListeners,
     limits: ServerLimits,
     recovery_interval: Duration,
 }
@@ -98,27 +88,21 @@ impl Application {
             large_amount_threshold: settings.large_amount_threshold,
         });
 
-        let public_listener = bind(settings.listen_addr).await?;
-        let admin_listener = bind(settings.admin_listen_addr).await?;
-        let public_addr = local_addr(&public_listener, settings.listen_addr)?;
-        let admin_addr = local_addr(&admin_listener, settings.admin_listen_addr)?;
+        let listeners = ServiceListeners::bind(settings.listen_addr, settings.admin_listen_addr).await?;
         Ok(Application {
             state,
-            public_listener,
-            admin_listener,
-            public_addr,
-            admin_addr,
+            listeners,
             limits,
             recovery_interval: Duration::from_secs(settings.recovery_interval_secs),
         })
     }
 
     pub fn public_addr(&self) -> SocketAddr {
-        self.public_addr
+        self.listeners.public_addr()
     }
 
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin_addr
+        self.listeners.admin_addr()
     }
 
     /// Serves both listeners, and resumes unfinished releases in the
@@ -127,13 +111,12 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<WithdrawalAuthorizationServiceServer<AuthorizationService>>()
-            .await;
-        health_reporter
-            .set_serving::<WithdrawalAdminServiceServer<AdminService>>()
-            .await;
+        let stop = StopSignal::spawn(shutdown);
+        let recovery = tokio::spawn(resume_releases(
+            self.state.clone(),
+            self.recovery_interval,
+            stop.receiver(),
+        ));
 
         let max_bytes = self.limits.max_message_bytes;
         let authorization =
@@ -141,74 +124,19 @@ impl Application {
                 .max_decoding_message_size(max_bytes);
         let admin = WithdrawalAdminServiceServer::new(AdminService::new(self.state.clone()))
             .max_decoding_message_size(max_bytes);
-        let (public_v1, public_v1alpha) =
-            reflection_services(&[withdrawal_authorization_service_server::SERVICE_NAME])
-                .map_err(reflection_failed)?;
-        let (admin_v1, admin_v1alpha) = reflection_services(&[withdrawal_admin_service_server::SERVICE_NAME])
-            .map_err(reflection_failed)?;
-        let public_routes = Routes::new(authorization)
-            .add_service(health_service.clone())
-            .add_service(public_v1)
-            .add_service(public_v1alpha);
-        let admin_routes = Routes::new(admin)
-            .add_service(health_service)
-            .add_service(admin_v1)
-            .add_service(admin_v1alpha);
-
-        let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
-        let stopped = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = receiver.wait_for(|stop| *stop).await;
-        };
-        let reporter = health_reporter.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            reporter
-                .set_not_serving::<WithdrawalAuthorizationServiceServer<AuthorizationService>>()
-                .await;
-            let _ = stop_sender.send(true);
-        });
-        let recovery = tokio::spawn(resume_releases(
-            self.state.clone(),
-            self.recovery_interval,
-            stop_receiver.clone(),
-        ));
-
-        let public = serve(
-            public_routes,
-            self.public_listener,
-            &self.limits,
-            WITHDRAWAL_AUTHORIZATION_DOMAIN,
-            stopped(stop_receiver.clone()),
-        );
-        let admin = serve(
-            admin_routes,
-            self.admin_listener,
-            &self.limits,
-            WITHDRAWAL_AUTHORIZATION_DOMAIN,
-            stopped(stop_receiver),
-        );
-        let (public_result, admin_result) = tokio::join!(public, admin);
+        let served = self
+            .listeners
+            .serve(
+                authorization,
+                admin,
+                &self.limits,
+                WITHDRAWAL_AUTHORIZATION_DOMAIN,
+                stop,
+            )
+            .await;
         let _ = recovery.await;
         self.state.store.close().await;
-        public_result?;
-        admin_result?;
+        served?;
         Ok(())
     }
-}
-
-async fn bind(address: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| StartError::Bind { address, source })
-}
-
-fn local_addr(listener: &TcpListener, configured: SocketAddr) -> Result<SocketAddr, StartError> {
-    listener.local_addr().map_err(|source| StartError::Bind {
-        address: configured,
-        source,
-    })
-}
-
-fn reflection_failed(error: grpc_support::server::ReflectionError) -> StartError {
-    StartError::InvalidSettings(format!("reflection setup failed: {error}"))
 }
