@@ -43,6 +43,11 @@ pub mod reason {
     pub const SERVER_OVERLOADED: &str = "SERVER_OVERLOADED";
     /// The request did not finish within the server's request timeout.
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+    /// The request message is larger than the server's maximum message size.
+    pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
+    /// The listener serves no such method, for example an admin method
+    /// called on a teller-facing listener.
+    pub const METHOD_NOT_FOUND: &str = "METHOD_NOT_FOUND";
 }
 
 /// A problem with one request field, sent as a `google.rpc.BadRequest`

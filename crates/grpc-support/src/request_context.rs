@@ -1,6 +1,7 @@
 //! The outermost server middleware: request ids, the per-request tracing
-//! span, and gRPC statuses for requests that the load-shedding and timeout
-//! middleware reject.
+//! span, and gRPC statuses with error details for requests that the
+//! load-shedding and timeout middleware reject, that exceed the message size
+//! limit, or that name a method the listener does not serve.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +15,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::error::{ApiError, reason};
+use crate::server::ServerLimits;
 
 /// Metadata key of the request id, read from requests and set on responses.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -21,6 +23,10 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Maximum length of a caller's request id. A longer id, or one with
 /// characters other than visible ASCII, is replaced by a generated one.
 pub const MAX_REQUEST_ID_CHARS: usize = 128;
+
+/// Start of the message of tonic 0.14's status for a request message over the
+/// decoding limit.
+const TONIC_MESSAGE_TOO_LARGE: &str = "Error, decoded message length too large";
 
 /// Minimum time between two warnings about rejected requests. Rejections in
 /// between are counted and the count is logged with the next warning.
@@ -61,6 +67,7 @@ struct Settings {
     error_domain: &'static str,
     request_timeout: Duration,
     concurrency_limit: usize,
+    max_message_bytes: usize,
     rejections: Mutex<RejectionLog>,
 }
 
@@ -81,16 +88,13 @@ pub(crate) struct RequestContextLayer {
 impl RequestContextLayer {
     /// Creates the layer. The limits only appear in the statuses and logs
     /// of rejected requests: the inner middleware enforces them.
-    pub(crate) fn new(
-        error_domain: &'static str,
-        request_timeout: Duration,
-        concurrency_limit: usize,
-    ) -> Self {
+    pub(crate) fn new(error_domain: &'static str, limits: &ServerLimits) -> Self {
         Self {
             settings: Arc::new(Settings {
                 error_domain,
-                request_timeout,
-                concurrency_limit,
+                request_timeout: limits.request_timeout,
+                concurrency_limit: limits.concurrency_limit,
+                max_message_bytes: limits.max_message_bytes,
                 rejections: Mutex::new(RejectionLog::default()),
             }),
         }
@@ -117,6 +121,11 @@ impl<S> Layer<S> for RequestContextLayer {
 /// `SERVER_OVERLOADED` and a RetryInfo, or `DEADLINE_EXCEEDED` with reason
 /// `REQUEST_TIMEOUT`. Any other error is passed on to tonic, which reports
 /// it as a status of its own.
+///
+/// Two statuses that tonic returns without details are replaced: a request
+/// message over the size limit becomes `RESOURCE_EXHAUSTED` with reason
+/// `MESSAGE_TOO_LARGE`, and a method the listener does not serve becomes
+/// `UNIMPLEMENTED` with reason `METHOD_NOT_FOUND`.
 #[derive(Clone, Debug)]
 pub(crate) struct RequestContext<S> {
     inner: S,
@@ -147,6 +156,7 @@ where
             method = %request.uri().path()
         );
         request.extensions_mut().insert(request_id);
+        let method = request.uri().path().to_string();
 
         let future = {
             let _entered = span.enter();
@@ -160,6 +170,9 @@ where
                 Ok(response) => response,
                 Err(error) => settings.error_response(error)?,
             };
+            if let Some(replacement) = settings.detailed_response(&response, &method) {
+                response = replacement;
+            }
             response.headers_mut().insert(REQUEST_ID_HEADER, header_value);
 
             // tonic sends the status of a failed unary call in the response
@@ -211,6 +224,46 @@ impl Settings {
             return Err(error);
         };
         Ok(status.into_status(self.error_domain).into_http())
+    }
+
+    /// Returns a response with error details in place of a status that
+    /// tonic returned without them, or `None` to keep `response`.
+    ///
+    /// tonic 0.14 rejects a request message over the decoding limit with
+    /// `OUT_OF_RANGE` and the message "Error, decoded message length too
+    /// large: ...", and a path that no route serves with a bare
+    /// `UNIMPLEMENTED`. The gRPC status code guide names
+    /// `RESOURCE_EXHAUSTED` for a message over a configured limit:
+    /// <https://grpc.github.io/grpc/core/md_doc_statuscodes.html>.
+    fn detailed_response(&self, response: &Response, method: &str) -> Option<Response> {
+        let status = tonic::Status::from_header_map(response.headers())?;
+        if !status.details().is_empty() {
+            return None;
+        }
+        let error = match status.code() {
+            tonic::Code::OutOfRange if status.message().starts_with(TONIC_MESSAGE_TOO_LARGE) => ApiError::new(
+                tonic::Code::ResourceExhausted,
+                reason::MESSAGE_TOO_LARGE,
+                format!(
+                    "request message too large ({}). Send at most {} bytes",
+                    status.message(),
+                    self.max_message_bytes
+                ),
+                "请求消息过大，超过服务器允许的上限。",
+            )
+            .with_metadata("max_message_bytes", self.max_message_bytes.to_string()),
+            tonic::Code::Unimplemented => ApiError::new(
+                tonic::Code::Unimplemented,
+                reason::METHOD_NOT_FOUND,
+                format!(
+                    "method {method} is not served on this listener. Admin services listen on the admin address, teller-facing services on the public one"
+                ),
+                "该接口不在此端口提供，请检查服务地址。",
+            )
+            .with_metadata("method", method.to_string()),
+            _ => return None,
+        };
+        Some(error.into_status(self.error_domain).into_http())
     }
 
     /// Counts a rejected request and logs a warning with the counts, at most

@@ -185,11 +185,7 @@ pub async fn serve(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
 
     let service = ServiceBuilder::new()
-        .layer(RequestContextLayer::new(
-            error_domain,
-            limits.request_timeout,
-            limits.concurrency_limit,
-        ))
+        .layer(RequestContextLayer::new(error_domain, limits))
         .load_shed()
         .layer(GlobalConcurrencyLimitLayer::new(limits.concurrency_limit))
         .timeout(limits.request_timeout)

@@ -282,6 +282,61 @@ async fn error_details_cross_the_wire() {
 }
 
 #[tokio::test]
+async fn oversized_request_gets_error_details() {
+    let limits = ServerLimits {
+        max_message_bytes: 1024,
+        ..ServerLimits::default()
+    };
+    let health =
+        HealthServer::new(ScriptedHealth::default()).max_decoding_message_size(limits.max_message_bytes);
+    let server = start(Routes::new(health), limits).await;
+    let mut client = server.client().await;
+
+    let status = client.check(check_request(&"x".repeat(2048))).await.unwrap_err();
+    let summary = ErrorSummary::from_status(&status);
+
+    assert_eq!(summary.code, Code::ResourceExhausted);
+    assert_eq!(summary.reason.as_deref(), Some(reason::MESSAGE_TOO_LARGE));
+    assert_eq!(summary.domain.as_deref(), Some(DEPOSIT_STATUS_DOMAIN));
+    assert_eq!(
+        summary.localized_zh_cn.as_deref(),
+        Some("请求消息过大，超过服务器允许的上限。")
+    );
+    assert!(
+        status.message().contains("at most 1024 bytes"),
+        "message: {}",
+        status.message()
+    );
+    assert!(response_request_id(status.metadata()).is_some());
+
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn unserved_method_gets_error_details() {
+    let (reflection, _) = server::reflection_services(&[]).unwrap();
+    let server = start(Routes::new(reflection), ServerLimits::default()).await;
+    let mut client = server.client().await;
+
+    let status = client.check(check_request("")).await.unwrap_err();
+    let summary = ErrorSummary::from_status(&status);
+
+    assert_eq!(summary.code, Code::Unimplemented);
+    assert_eq!(summary.reason.as_deref(), Some(reason::METHOD_NOT_FOUND));
+    assert_eq!(
+        summary.localized_zh_cn.as_deref(),
+        Some("该接口不在此端口提供，请检查服务地址。")
+    );
+    assert!(
+        status.message().contains("/grpc.health.v1.Health/Check"),
+        "message: {}",
+        status.message()
+    );
+
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn over_concurrency_limit_is_rejected() {
     let (entered_sender, mut entered) = mpsc::unbounded_channel();
     let health = ScriptedHealth {

@@ -901,7 +901,10 @@ async fn admin_service_absent_from_public_port() {
             branch_id: "BR001".to_owned(),
         })
         .await;
-    assert_eq!(result.unwrap_err().code(), Code::Unimplemented);
+    let status = result.unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    let summary = grpc_support::ErrorSummary::from_status(&status);
+    assert_eq!(summary.reason.as_deref(), Some("METHOD_NOT_FOUND"));
 }
 
 #[tokio::test]

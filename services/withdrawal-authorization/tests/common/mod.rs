@@ -78,6 +78,8 @@ pub struct AuthorizationService {
     pub client: WithdrawalAuthorizationServiceClient<Channel>,
     pub admin: WithdrawalAdminServiceClient<Channel>,
     pub database_url: String,
+    /// Address of the teller-facing listener.
+    pub public_addr: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -266,6 +268,7 @@ pub async fn start_authorization_with(settings: withdrawal_authorization::Settin
             .await
             .unwrap(),
         database_url: settings.database_url.clone(),
+        public_addr: public,
         stop: Some(stop),
         task: Some(task),
     }
