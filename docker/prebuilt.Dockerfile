@@ -8,9 +8,10 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 FROM ${RUNTIME_IMAGE}
 COPY deposit-status withdrawal-authorization /usr/local/bin/
 COPY generate-compose-keys.sh /usr/local/bin/generate-compose-keys
-# The services run as an unprivileged user. /keys belongs to it, so a new
-# named volume mounted there is writable by the keygen service.
-RUN mkdir -p /keys /data && chown 10001:10001 /keys /data
+# The services run as an unprivileged user. The key folders belong to it,
+# so new named volumes mounted on them are writable by the keygen service.
+RUN mkdir -p /keys/deposit-status /keys/withdrawal-authorization /public-keys /data \
+ && chown 10001:10001 /keys/deposit-status /keys/withdrawal-authorization /public-keys /data
 USER 10001:10001
 WORKDIR /data
 EXPOSE 50051 50052 50061 50062

@@ -95,10 +95,10 @@ fi
 step "building $postgres_image"
 docker build --quiet --tag "$postgres_image" --build-arg BASE_IMAGE="$postgresql_base" docker/postgres
 
-step "building the service binaries (cargo build --$profile)"
-cargo_profile_flag=()
-[[ "$profile" == release ]] && cargo_profile_flag=(--release)
-cargo build --locked "${cargo_profile_flag[@]}" --package deposit-status --package withdrawal-authorization
+cargo_command=(cargo build --locked --package deposit-status --package withdrawal-authorization)
+[[ "$profile" == release ]] && cargo_command+=(--release)
+step "building the service binaries: ${cargo_command[*]}"
+"${cargo_command[@]}"
 
 step "building $services_image from target/$profile"
 context="$work_dir/services-context"

@@ -12,6 +12,12 @@
 # Environment:
 #   BANK_E2E_KEEP_STACK=1  leave the stack running after the tests
 #   BANK_E2E_PROFILE       cargo profile of the service binaries, default debug
+#   BANK_E2E_PROJECT       compose project name, default bank-e2e. A run
+#                          first removes what an earlier run of the same
+#                          project left, so concurrent runs need different
+#                          names.
+#   BANK_SERVICES_IMAGE    services image to build and run, default
+#                          bank-local/services:e2e
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,16 +36,19 @@ else
   exit 0
 fi
 
-project=bank-e2e
+project=${BANK_E2E_PROJECT:-bank-e2e}
 compose=("${compose_cli[@]}" --project-name "$project" --file "$PWD/docker-compose.yml")
 
-export BANK_SERVICES_IMAGE=${BANK_SERVICES_IMAGE:-bank-local/services:dev}
+export BANK_SERVICES_IMAGE=${BANK_SERVICES_IMAGE:-bank-local/services:e2e}
 export BANK_POSTGRES_IMAGE=${BANK_POSTGRES_IMAGE:-bank-local/postgres:15}
 # The incident replay needs the business date 2025-02-22, which the suite
 # sets through DepositAdminService.SetBusinessDate.
 export BANK_ALLOW_BUSINESS_DATE_OVERRIDE=true
-BANK_POSTGRES_PASSWORD=$(od --address-radix=n --read-bytes=16 --format=x1 /dev/urandom | tr -d ' \n')
-export BANK_POSTGRES_PASSWORD
+random_password() { od --address-radix=n --read-bytes=16 --format=x1 /dev/urandom | tr -d ' \n'; }
+BANK_POSTGRES_PASSWORD=$(random_password)
+BANK_DEPOSIT_STATUS_DB_PASSWORD=$(random_password)
+BANK_AUTHORIZATION_DB_PASSWORD=$(random_password)
+export BANK_POSTGRES_PASSWORD BANK_DEPOSIT_STATUS_DB_PASSWORD BANK_AUTHORIZATION_DB_PASSWORD
 
 step "building the images (scripts/docker-images.sh)"
 bash scripts/docker-images.sh --profile "${BANK_E2E_PROFILE:-debug}"
