@@ -13,10 +13,12 @@ mod database;
 mod errors;
 pub mod idempotency;
 mod instant;
+mod redact;
 
-pub use backend::{Backend, BackendSql, decimal_param, redact_password};
+pub use backend::{Backend, BackendSql, decimal_param};
 pub use database::{Committed, Database, DatabaseOptions, Migrators, WriteFuture, WriteTransaction};
 pub use errors::{TransactionError, is_serialization_failure, is_transient, is_unique_violation};
 pub use idempotency::{IdempotencyError, RequestKey};
 pub use instant::{format_instant, parse_instant};
+pub use redact::redact_password;
 pub use sqlx::AnyConnection;
