@@ -39,4 +39,4 @@ pub use keyring::{Keyring, KeyringEntry};
 pub use pae::pae;
 pub use signing_key::SigningKey;
 pub use verify::verify_with_key;
-pub use verifying_key::{KEY_ID_PREFIX, SIGNATURE_LENGTH, VerifyingKey};
+pub use verifying_key::{KEY_ID_PREFIX, SIGNATURE_LENGTH, VerifyingKey, is_well_formed_key_id};

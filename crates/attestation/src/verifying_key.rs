@@ -20,6 +20,21 @@ pub const SIGNATURE_LENGTH: usize = ed25519_dalek::SIGNATURE_LENGTH;
 /// Number of leading SHA-256 bytes of the public key that form a key id.
 const KEY_ID_DIGEST_BYTES: usize = 16;
 
+/// Returns whether `text` has the form of a key id: [`KEY_ID_PREFIX`]
+/// followed by 32 lowercase hex digits, as [`VerifyingKey::key_id`] writes it.
+///
+/// No key has an id of any other form, so a verifier can treat any other
+/// text as an unknown key id without looking it up. That keeps NUL bytes,
+/// control characters and huge strings out of database queries.
+pub fn is_well_formed_key_id(text: &str) -> bool {
+    text.strip_prefix(KEY_ID_PREFIX).is_some_and(|digest| {
+        digest.len() == 2 * KEY_ID_DIGEST_BYTES
+            && digest
+                .bytes()
+                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
 /// PEM label of a SubjectPublicKeyInfo (RFC 7468, section 13).
 const PUBLIC_KEY_PEM_LABEL: &str = "PUBLIC KEY";
 
@@ -166,6 +181,41 @@ mod tests {
         let expected = format!("ed25519:{}", hex::encode(&digest[..16]));
         assert_eq!(key.key_id(), expected);
         assert_eq!(key.key_id().len(), "ed25519:".len() + 32);
+    }
+
+    #[test]
+    fn well_formed_key_id_accepts_derived_ids() {
+        for _ in 0..20 {
+            let key_id = crate::SigningKey::generate().key_id();
+            assert!(is_well_formed_key_id(&key_id), "{key_id}");
+        }
+    }
+
+    #[test]
+    fn well_formed_key_id_rejects_other_text() {
+        let valid = format!("ed25519:{}", "0123456789abcdef".repeat(2));
+        assert!(is_well_formed_key_id(&valid));
+
+        let long = "x".repeat(100_000);
+        let cases = [
+            String::new(),
+            "ed25519:".to_owned(),
+            format!("{valid}\0"),
+            format!("\0{valid}"),
+            format!("{valid}\n"),
+            valid.to_uppercase(),
+            valid.replace("ed25519:", "ED25519:"),
+            valid.replace("ed25519:", "rsa:"),
+            format!("{valid}0"),
+            valid[..valid.len() - 1].to_owned(),
+            format!("ed25519:{}", "g".repeat(32)),
+            format!("ed25519:{}", "é".repeat(16)),
+            long,
+        ];
+        for case in cases {
+            let start: String = case.chars().take(50).collect();
+            assert!(!is_well_formed_key_id(&case), "{start:?} accepted");
+        }
     }
 
     #[test]

@@ -476,6 +476,48 @@ async fn untrusted_or_tampered_order_rejected() {
 }
 
 #[tokio::test]
+async fn order_with_malformed_order_id_rejected() {
+    let mut service = start().await;
+    incident_passbook(&mut service).await;
+    let (envelope, attestation) = service.attest("PB-INCIDENT", "TD-MATURED", None).await.unwrap();
+    // PostgreSQL rejects a NUL byte in text, and the order id is read from
+    // the payload before its signature is checked, to find an earlier
+    // execution of the same order.
+    let mut order = release_order(&envelope, &attestation, Utc::now());
+    order.order_id = format!("{}\0", order.order_id);
+
+    let untrusted = sign_order(&SigningKey::generate(), &order);
+    let result = service
+        .status
+        .execute_withdrawal(ExecuteWithdrawalRequest {
+            request_id: request_id(),
+            release_order: Some(untrusted),
+        })
+        .await;
+    assert_error(result, Code::PermissionDenied, "RELEASE_ORDER_KEY_UNTRUSTED");
+
+    let trusted = sign_order(&service.release_key, &order);
+    let result = service
+        .status
+        .execute_withdrawal(ExecuteWithdrawalRequest {
+            request_id: request_id(),
+            release_order: Some(trusted),
+        })
+        .await;
+    assert_error(result, Code::InvalidArgument, "RELEASE_ORDER_INVALID");
+
+    let view = service
+        .status
+        .get_passbook(GetPassbookRequest {
+            passbook_number: "PB-INCIDENT".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(view.deposits.iter().all(|deposit| deposit.version == 1));
+}
+
+#[tokio::test]
 async fn order_not_matching_attestation_rejected() {
     let mut service = start().await;
     incident_passbook(&mut service).await;

@@ -12,6 +12,10 @@ use crate::store::{self, Role, StaffRow};
 /// messages) and a key that is neither revoked nor out
 /// of its validity at `now`. Returns the signer and the verified payload.
 ///
+/// A key id that is not of the form of a derived id (see
+/// [`attestation::is_well_formed_key_id`]) is rejected like an unknown one,
+/// before any query.
+///
 /// The signer is found through the envelope's key id and the signature is
 /// checked before the signer's status, so nothing in the payload and nothing
 /// about the signer is used before the signature verifies. Callers then check
@@ -31,9 +35,15 @@ pub async fn verify_staff_signature(
     };
     let invalid = |detail: String| AuthorizationError::SignatureInvalid { what, detail };
 
+    let not_enrolled = || invalid(format!("key id {:?} is not enrolled", truncate(&envelope.key_id)));
+    // A key id of another form names no key. It never reaches the query,
+    // because PostgreSQL rejects a NUL byte in text with an error.
+    if !attestation::is_well_formed_key_id(&envelope.key_id) {
+        return Err(not_enrolled());
+    }
     let key = store::find_staff_key(connection, &envelope.key_id)
         .await?
-        .ok_or_else(|| invalid(format!("key id {:?} is not enrolled", truncate(&envelope.key_id))))?;
+        .ok_or_else(not_enrolled)?;
     // The signature is checked before anything about the key's owner is
     // looked at, so a forged envelope learns nothing about the staff
     // directory and never reaches the audit log.

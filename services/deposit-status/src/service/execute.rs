@@ -122,6 +122,12 @@ async fn replay_executed_order(
     let Ok(order) = ReleaseOrder::decode(envelope.payload.as_slice()) else {
         return Ok(None);
     };
+    // Only orders with a valid id are executed, so no other id has an
+    // execution. Checking first also keeps text such as a NUL byte, which
+    // PostgreSQL rejects, out of the query.
+    if !is_valid_order_id(&order.order_id) {
+        return Ok(None);
+    }
     let mut connection = state.store.acquire().await?;
     let Some(execution) = store::find_execution_by_order(&mut connection, &order.order_id).await? else {
         return Ok(None);
@@ -312,6 +318,12 @@ struct CheckedOrder {
     amount: Decimal,
 }
 
+/// Returns whether `order_id` is a UUID other than the nil UUID, the only
+/// order ids that are executed.
+fn is_valid_order_id(order_id: &str) -> bool {
+    uuid::Uuid::parse_str(order_id).is_ok_and(|id| !id.is_nil())
+}
+
 /// Checks the order's own fields, its attestation's signature, and that the
 /// two agree.
 fn check_order(
@@ -321,7 +333,7 @@ fn check_order(
 ) -> Result<CheckedOrder, DepositError> {
     let invalid = |reason: &str| DepositError::ReleaseOrderInvalid(reason.to_owned());
 
-    if uuid::Uuid::parse_str(&order.order_id).map_or(true, |id| id.is_nil()) {
+    if !is_valid_order_id(&order.order_id) {
         return Err(invalid("order_id is not a UUID"));
     }
     let authorized_at = parse_timestamp("authorized_at", order.authorized_at.as_ref())

@@ -82,7 +82,12 @@ pub async fn list_pending(
         None
     } else {
         match request.page_token.split_once('|') {
-            Some((created_at, id)) if storage::parse_instant(created_at).is_some() && !id.is_empty() => {
+            // The id is checked like any authorization id, which also keeps
+            // a NUL byte (an error in PostgreSQL) out of the query.
+            Some((created_at, id))
+                if storage::parse_instant(created_at).is_some()
+                    && require_identifier("page_token", id).is_ok() =>
+            {
                 Some((created_at.to_owned(), id.to_owned()))
             }
             _ => {

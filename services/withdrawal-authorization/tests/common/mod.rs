@@ -117,6 +117,9 @@ pub struct Bank {
     /// A supervisor who also makes requests, for the self-approval rule.
     pub supervisor_maker: Staff,
     pub attestation_lifetime_secs: u64,
+    /// Key id that replaces the signer's in every staff envelope that the
+    /// helpers send, for tests of malformed key ids.
+    pub replacement_key_id: Option<String>,
 }
 
 pub fn request_id() -> String {
@@ -402,6 +405,7 @@ impl Bank {
             other_branch_supervisor,
             supervisor_maker,
             attestation_lifetime_secs,
+            replacement_key_id: None,
         }
     }
 
@@ -452,11 +456,11 @@ impl Bank {
             maturity_attestation: Some(attestation),
             signed_at: Some(to_timestamp(Utc::now())),
         };
-        let envelope = sign(
+        let envelope = self.with_replacement_key_id(sign(
             &maker.key,
             bank_proto::payload_type::WITHDRAWAL_INSTRUCTION,
             &instruction,
-        );
+        ));
         self.authorization
             .client
             .submit_withdrawal(SubmitWithdrawalRequest {
@@ -494,11 +498,11 @@ impl Bank {
             maturity_attestations: attestations,
             signed_at: Some(to_timestamp(Utc::now())),
         };
-        let envelope = sign(
+        let envelope = self.with_replacement_key_id(sign(
             &self.teller.key,
             bank_proto::payload_type::PASSBOOK_CLOSURE_INSTRUCTION,
             &instruction,
-        );
+        ));
         self.authorization
             .client
             .submit_passbook_closure(SubmitPassbookClosureRequest {
@@ -528,11 +532,11 @@ impl Bank {
             captured_at: Some(to_timestamp(Utc::now())),
             teller_staff_id: self.teller.staff_id.clone(),
         };
-        let envelope = sign(
+        let envelope = self.with_replacement_key_id(sign(
             &self.teller.key,
             bank_proto::payload_type::DISCLOSURE_ACKNOWLEDGEMENT,
             &acknowledgement,
-        );
+        ));
         self.authorization
             .client
             .acknowledge_disclosure(AcknowledgeDisclosureRequest {
@@ -560,11 +564,11 @@ impl Bank {
                 .collect(),
             signed_at: Some(to_timestamp(Utc::now())),
         };
-        let envelope = sign(
+        let envelope = self.with_replacement_key_id(sign(
             &supervisor.key,
             bank_proto::payload_type::CO_SIGNATURE,
             &cosignature,
-        );
+        ));
         self.authorization
             .client
             .co_sign_authorizations(CoSignAuthorizationsRequest {
@@ -590,7 +594,11 @@ impl Bank {
             reason: "客户证件与存折户名不符".to_owned(),
             signed_at: Some(to_timestamp(Utc::now())),
         };
-        let envelope = sign(&supervisor.key, bank_proto::payload_type::REJECTION, &rejection);
+        let envelope = self.with_replacement_key_id(sign(
+            &supervisor.key,
+            bank_proto::payload_type::REJECTION,
+            &rejection,
+        ));
         self.authorization
             .client
             .reject_authorization(RejectAuthorizationRequest {
@@ -613,6 +621,15 @@ impl Bank {
             })
             .await
             .map(tonic::Response::into_inner)
+    }
+
+    /// Returns `envelope` with its key id replaced by
+    /// [`Bank::replacement_key_id`], when that is set.
+    fn with_replacement_key_id(&self, mut envelope: SignedEnvelope) -> SignedEnvelope {
+        if let Some(key_id) = &self.replacement_key_id {
+            envelope.key_id = key_id.clone();
+        }
+        envelope
     }
 
     /// Number of release orders deposit-status executed.
