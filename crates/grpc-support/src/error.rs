@@ -31,6 +31,36 @@ pub const LOCALE_ZH_CN: &str = "zh-CN";
 /// database connection) lasts, not a measured value.
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
+/// Maximum number of field violations in the BadRequest detail of one
+/// status. Further violations are counted in one last violation, with an
+/// empty field name, so that a request with thousands of invalid fields
+/// still gets a small status.
+pub const MAX_FIELD_VIOLATIONS: usize = 20;
+
+/// Maximum total bytes of the field names and descriptions in one
+/// BadRequest detail. Violations past it are counted like those past
+/// [`MAX_FIELD_VIOLATIONS`].
+///
+/// NOTE: sized so that a status stays inside 8 KiB of response metadata, a
+/// common default limit of gRPC clients. The details travel in base64 in
+/// grpc-status-details-bin, with the message in them and again in
+/// grpc-message (a unit test checks the total).
+pub const MAX_FIELD_VIOLATION_BYTES: usize = 2 * 1024;
+
+/// Maximum number of violations that the English message lists and whose
+/// fields the Chinese message names. The BadRequest detail has the rest.
+const MAX_VIOLATIONS_IN_MESSAGE: usize = 3;
+
+/// Maximum bytes of the English message of [`ApiError::invalid_argument`].
+/// Longer messages are cut.
+const MAX_INVALID_ARGUMENT_MESSAGE_BYTES: usize = 512;
+
+/// Maximum bytes of a violation's field name. Longer names are cut.
+const MAX_FIELD_NAME_BYTES: usize = 128;
+
+/// Maximum bytes of a violation's description. Longer descriptions are cut.
+const MAX_DESCRIPTION_BYTES: usize = 256;
+
 /// ErrorInfo reasons set by this crate. Services define their own reasons
 /// next to these.
 pub mod reason {
@@ -48,6 +78,9 @@ pub mod reason {
     /// The listener serves no such method, for example an admin method
     /// called on a teller-facing listener.
     pub const METHOD_NOT_FOUND: &str = "METHOD_NOT_FOUND";
+    /// The request message is not a valid protobuf encoding of the
+    /// method's request type.
+    pub const MALFORMED_REQUEST: &str = "MALFORMED_REQUEST";
 }
 
 /// A problem with one request field, sent as a `google.rpc.BadRequest`
@@ -152,23 +185,50 @@ impl ApiError {
         }
     }
 
-    /// Creates an `INVALID_ARGUMENT` error that lists every violation in the
-    /// English message, names the fields in the Chinese message and sends
-    /// the violations as a BadRequest detail.
+    /// Creates an `INVALID_ARGUMENT` error that sends the violations as a
+    /// BadRequest detail. The English message lists the first
+    /// [`MAX_VIOLATIONS_IN_MESSAGE`] violations and the Chinese message
+    /// names their fields, and both count the rest.
+    ///
+    /// The status carries at most [`MAX_FIELD_VIOLATIONS`] of them (see
+    /// [`ApiError::into_status`]), but [`ApiError::field_violations`]
+    /// returns all.
     pub fn invalid_argument(violations: Vec<FieldViolation>) -> Self {
+        let listed = &violations[..violations.len().min(MAX_VIOLATIONS_IN_MESSAGE)];
+        let unlisted = violations.len() - listed.len();
+
         let message = if violations.is_empty() {
             "invalid request".to_string()
         } else {
-            let problems: Vec<String> = violations.iter().map(ToString::to_string).collect();
-            format!("invalid request: {}", problems.join("; "))
+            let problems: Vec<String> = listed
+                .iter()
+                .map(|violation| cut_violation(violation).to_string())
+                .collect();
+            let more = if unlisted > 0 {
+                format!("; and {unlisted} more, see the BadRequest details")
+            } else {
+                String::new()
+            };
+            let prefix = "invalid request: ";
+            let listed_text = cut_text(
+                &problems.join("; "),
+                MAX_INVALID_ARGUMENT_MESSAGE_BYTES - prefix.len() - more.len(),
+            );
+            format!("{prefix}{listed_text}{more}")
         };
 
-        let fields: Vec<&str> = violations
+        let fields: Vec<String> = listed
             .iter()
-            .map(|violation| violation.field.as_str())
+            .map(|violation| cut_violation(violation).field)
             .collect();
         let localized = if fields.is_empty() {
             "请求参数无效".to_string()
+        } else if unlisted > 0 {
+            format!(
+                "请求参数无效：{} 等，共 {} 处问题",
+                fields.join("、"),
+                violations.len()
+            )
         } else {
             format!("请求参数无效：{}", fields.join("、"))
         };
@@ -286,6 +346,10 @@ impl ApiError {
     /// details ErrorInfo (with `domain`), BadRequest and PreconditionFailure
     /// when they have violations, LocalizedMessage (zh-CN) and RetryInfo
     /// when a delay is set.
+    ///
+    /// The BadRequest detail keeps the first violations within
+    /// [`MAX_FIELD_VIOLATIONS`] and [`MAX_FIELD_VIOLATION_BYTES`], and one
+    /// more violation counts those left out.
     pub fn into_status(self, domain: &str) -> tonic::Status {
         let ApiErrorDetails {
             code,
@@ -303,7 +367,7 @@ impl ApiError {
         details.set_error_info(reason, domain, metadata);
 
         if !field_violations.is_empty() {
-            let violations: Vec<tonic_types::FieldViolation> = field_violations
+            let violations: Vec<tonic_types::FieldViolation> = limit_field_violations(field_violations)
                 .into_iter()
                 .map(|violation| tonic_types::FieldViolation::new(violation.field, violation.description))
                 .collect();
@@ -345,6 +409,54 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// Returns the first violations within [`MAX_FIELD_VIOLATIONS`] and
+/// [`MAX_FIELD_VIOLATION_BYTES`], each cut by [`cut_violation`], followed by
+/// one violation that counts the rest, if any.
+fn limit_field_violations(violations: Vec<FieldViolation>) -> Vec<FieldViolation> {
+    let total = violations.len();
+    let mut included = Vec::new();
+    let mut included_bytes = 0;
+    for violation in &violations {
+        let violation = cut_violation(violation);
+        let bytes = violation.field.len() + violation.description.len();
+        if included.len() == MAX_FIELD_VIOLATIONS || included_bytes + bytes > MAX_FIELD_VIOLATION_BYTES {
+            break;
+        }
+        included_bytes += bytes;
+        included.push(violation);
+    }
+
+    let omitted = total - included.len();
+    if omitted > 0 {
+        included.push(FieldViolation::new(
+            "",
+            format!(
+                "{omitted} more violations left out of this list. Fix the ones listed and send the request again to see the rest"
+            ),
+        ));
+    }
+    included
+}
+
+/// Returns a copy of `violation` with the field name cut to
+/// [`MAX_FIELD_NAME_BYTES`] and the description to [`MAX_DESCRIPTION_BYTES`].
+fn cut_violation(violation: &FieldViolation) -> FieldViolation {
+    FieldViolation::new(
+        cut_text(&violation.field, MAX_FIELD_NAME_BYTES),
+        cut_text(&violation.description, MAX_DESCRIPTION_BYTES),
+    )
+}
+
+/// Returns `text` cut to at most `max_bytes` bytes at a character boundary,
+/// with "..." in place of the end when it was cut.
+fn cut_text(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_string();
+    }
+    let end = text.floor_char_boundary(max_bytes.saturating_sub(3));
+    format!("{}...", &text[..end])
+}
 
 /// Collects field violations so that a handler reports every invalid field
 /// of a request at once.
@@ -769,6 +881,113 @@ mod tests {
         assert_eq!(error.code(), Code::InvalidArgument);
         assert_eq!(error.field_violations()[0].field, "a");
         assert_eq!(error.field_violations()[1].field, "b");
+    }
+
+    /// Violations as `check_references` reported them for a co-signature
+    /// that named one authorization `count + 1` times.
+    fn duplicate_references(count: usize) -> Vec<FieldViolation> {
+        (1..=count)
+            .map(|index| {
+                FieldViolation::new(
+                    format!("authorizations[{index}].authorization_id"),
+                    "listed twice",
+                )
+            })
+            .collect()
+    }
+
+    /// Returns the bytes of the names and values of the headers that carry
+    /// `status`, as a server sends them.
+    fn header_bytes(status: &tonic::Status) -> usize {
+        status
+            .clone()
+            .into_http::<()>()
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum()
+    }
+
+    #[test]
+    fn invalid_argument_caps_field_violations() {
+        let error = ApiError::invalid_argument(duplicate_references(10_000));
+
+        assert_eq!(error.field_violations().len(), 10_000);
+        assert_eq!(
+            error.message(),
+            "invalid request: authorizations[1].authorization_id: listed twice; \
+             authorizations[2].authorization_id: listed twice; \
+             authorizations[3].authorization_id: listed twice; \
+             and 9997 more, see the BadRequest details"
+        );
+        assert_eq!(
+            error.localized_zh_cn(),
+            "请求参数无效：authorizations[1].authorization_id、authorizations[2].authorization_id、\
+             authorizations[3].authorization_id 等，共 10000 处问题"
+        );
+
+        let summary = round_trip(error, WITHDRAWAL_AUTHORIZATION_DOMAIN);
+        assert_eq!(summary.field_violations.len(), MAX_FIELD_VIOLATIONS + 1);
+        assert_eq!(
+            summary.field_violations[..MAX_FIELD_VIOLATIONS],
+            duplicate_references(MAX_FIELD_VIOLATIONS)[..]
+        );
+        let last = &summary.field_violations[MAX_FIELD_VIOLATIONS];
+        assert_eq!(last.field, "");
+        assert!(last.description.starts_with("9980 more violations"), "{last}");
+    }
+
+    #[test]
+    fn invalid_argument_keeps_violations_under_cap() {
+        let violations = duplicate_references(MAX_FIELD_VIOLATIONS);
+
+        let summary = round_trip(
+            ApiError::invalid_argument(violations.clone()),
+            DEPOSIT_STATUS_DOMAIN,
+        );
+
+        assert_eq!(summary.field_violations, violations);
+    }
+
+    #[test]
+    fn long_violations_fit_metadata_limit() {
+        // Descriptions quote caller text, and Debug escapes turn each
+        // unprintable character into up to 10 bytes.
+        let quoted = format!("{:?}", "\u{e0001}".repeat(40));
+        let violations: Vec<FieldViolation> = (0..1_000)
+            .map(|index| {
+                FieldViolation::new(
+                    format!("{}[{index}]", "金额".repeat(100)),
+                    format!("must not contain {quoted}, got {quoted}"),
+                )
+            })
+            .collect();
+
+        let status = ApiError::invalid_argument(violations).into_status(DEPOSIT_STATUS_DOMAIN);
+
+        let bytes = header_bytes(&status);
+        assert!(bytes < 8 * 1024, "{bytes} bytes of headers");
+        let summary = ErrorSummary::from_status(&status);
+        assert!(summary.field_violations.len() > 1);
+        assert!(summary.field_violations.len() <= MAX_FIELD_VIOLATIONS + 1);
+        for violation in &summary.field_violations {
+            assert!(violation.field.len() <= MAX_FIELD_NAME_BYTES, "{violation}");
+            assert!(
+                violation.description.len() <= MAX_DESCRIPTION_BYTES,
+                "{violation}"
+            );
+        }
+        let last = summary.field_violations.last().unwrap();
+        assert!(last.description.contains("more violations left out"), "{last}");
+    }
+
+    #[test]
+    fn cut_text_keeps_whole_characters() {
+        assert_eq!(cut_text("short", 10), "short");
+        assert_eq!(cut_text("0123456789", 10), "0123456789");
+        assert_eq!(cut_text("0123456789a", 10), "0123456...");
+        // "金" is 3 bytes, so the 7 bytes before "..." fit two of them.
+        assert_eq!(cut_text(&"金".repeat(10), 10), "金金...");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The outermost server middleware: request ids, the per-request tracing
 //! span, and gRPC statuses with error details for requests that the
 //! load-shedding and timeout middleware reject, that exceed the message size
-//! limit, or that name a method the listener does not serve.
+//! limit, that are not a valid message, or that name a method the listener
+//! does not serve.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +28,17 @@ pub const MAX_REQUEST_ID_CHARS: usize = 128;
 /// Start of the message of tonic 0.14's status for a request message over the
 /// decoding limit.
 const TONIC_MESSAGE_TOO_LARGE: &str = "Error, decoded message length too large";
+
+/// Starts of the messages of tonic 0.14's `INTERNAL` statuses for a request
+/// body that is not one valid message. In order: bytes that prost cannot
+/// decode (prost's `DecodeError` text), a body without a message, a body
+/// that ends inside a message, and an invalid compressed-flag byte.
+const TONIC_MALFORMED_REQUEST: &[&str] = &[
+    "failed to decode Protobuf message",
+    "Missing request message",
+    "Unexpected EOF decoding stream",
+    "protocol error: received message with",
+];
 
 /// Minimum time between two warnings about rejected requests. Rejections in
 /// between are counted and the count is logged with the next warning.
@@ -122,10 +134,11 @@ impl<S> Layer<S> for RequestContextLayer {
 /// `REQUEST_TIMEOUT`. Any other error is passed on to tonic, which reports
 /// it as a status of its own.
 ///
-/// Two statuses that tonic returns without details are replaced: a request
-/// message over the size limit becomes `RESOURCE_EXHAUSTED` with reason
-/// `MESSAGE_TOO_LARGE`, and a method the listener does not serve becomes
-/// `UNIMPLEMENTED` with reason `METHOD_NOT_FOUND`.
+/// Three statuses that tonic returns without details are replaced. A
+/// request message over the size limit becomes `RESOURCE_EXHAUSTED` with
+/// reason `MESSAGE_TOO_LARGE`. A request that is not a valid message becomes
+/// `INVALID_ARGUMENT` with reason `MALFORMED_REQUEST`. A method the listener
+/// does not serve becomes `UNIMPLEMENTED` with reason `METHOD_NOT_FOUND`.
 #[derive(Clone, Debug)]
 pub(crate) struct RequestContext<S> {
     inner: S,
@@ -231,10 +244,14 @@ impl Settings {
     ///
     /// tonic 0.14 rejects a request message over the decoding limit with
     /// `OUT_OF_RANGE` and the message "Error, decoded message length too
-    /// large: ...", and a path that no route serves with a bare
-    /// `UNIMPLEMENTED`. The gRPC status code guide names
+    /// large: ...", a request that does not decode with `INTERNAL` (see
+    /// [`TONIC_MALFORMED_REQUEST`]), and a path that no route serves with a
+    /// bare `UNIMPLEMENTED`. The gRPC status code guide names
     /// `RESOURCE_EXHAUSTED` for a message over a configured limit:
     /// <https://grpc.github.io/grpc/core/md_doc_statuscodes.html>.
+    /// tonic-prost follows that guide with `INTERNAL` for a request that does
+    /// not decode, but `INTERNAL` reads as a server fault while the fault is
+    /// the caller's, so here it becomes `INVALID_ARGUMENT`.
     fn detailed_response(&self, response: &Response, method: &str) -> Option<Response> {
         let status = tonic::Status::from_header_map(response.headers())?;
         if !status.details().is_empty() {
@@ -252,6 +269,19 @@ impl Settings {
                 "请求消息过大，超过服务器允许的上限。",
             )
             .with_metadata("max_message_bytes", self.max_message_bytes.to_string()),
+            tonic::Code::Internal if is_malformed_request(&status) => {
+                tracing::debug!(error = status.message(), "malformed request message rejected");
+                ApiError::new(
+                    tonic::Code::InvalidArgument,
+                    reason::MALFORMED_REQUEST,
+                    format!(
+                        "request message for {method} is malformed ({}). Send a message encoded from the service's .proto definitions",
+                        status.message()
+                    ),
+                    "请求消息格式无效，无法解析。请使用与服务接口定义一致的客户端重新发送。",
+                )
+                .with_metadata("method", method.to_string())
+            }
             tonic::Code::Unimplemented => ApiError::new(
                 tonic::Code::Unimplemented,
                 reason::METHOD_NOT_FOUND,
@@ -289,6 +319,14 @@ impl Settings {
             log.last_warning = Some(now);
         }
     }
+}
+
+/// Returns whether `status` is one of tonic's statuses for a request body
+/// that is not one valid message.
+fn is_malformed_request(status: &tonic::Status) -> bool {
+    TONIC_MALFORMED_REQUEST
+        .iter()
+        .any(|start| status.message().starts_with(start))
 }
 
 /// Returns the caller's request id if it is valid, otherwise a new UUID v4,

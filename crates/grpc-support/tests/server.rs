@@ -336,6 +336,145 @@ async fn unserved_method_gets_error_details() {
     server.stop().await.unwrap();
 }
 
+/// A codec that sends its items as message bytes exactly as given and
+/// reads replies as raw bytes, so a test can send bytes that are not a
+/// valid protobuf message.
+#[derive(Clone, Copy, Debug, Default)]
+struct RawBytesCodec;
+
+impl tonic::codec::Codec for RawBytesCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawBytesCodec;
+    type Decoder = RawBytesCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawBytesCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawBytesCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawBytesCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        destination: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        prost::bytes::BufMut::put_slice(destination, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawBytesCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, source: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let length = prost::bytes::Buf::remaining(source);
+        Ok(Some(prost::bytes::Buf::copy_to_bytes(source, length).to_vec()))
+    }
+}
+
+/// Calls the health service's Check method with `message` as the request
+/// message bytes.
+async fn check_raw(server: &TestServer, message: Vec<u8>) -> Result<Vec<u8>, tonic::Status> {
+    let channel = Channel::from_shared(format!("http://{}", server.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    grpc.unary(
+        tonic::Request::new(message),
+        http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/Check"),
+        RawBytesCodec,
+    )
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn malformed_request_gets_error_details() {
+    let health = ScriptedHealth::default();
+    let server = start(
+        Routes::new(HealthServer::new(health.clone())),
+        ServerLimits::default(),
+    )
+    .await;
+    // (bytes, what is wrong with them as a HealthCheckRequest)
+    let cases: [(&[u8], &str); 4] = [
+        (&[0xff, 0xff, 0xff, 0xff], "invalid varint"),
+        (&[0x0a, 0x05, b'a'], "field 1 claims 5 bytes, 1 follows"),
+        (&[0x0a, 0x02, 0xc3, 0x28], "field 1 is a string of invalid UTF-8"),
+        (&[0x08, 0x01], "field 1 has the varint wire type, not a length"),
+    ];
+
+    for (message, problem) in cases {
+        let status = check_raw(&server, message.to_vec()).await.unwrap_err();
+        let summary = ErrorSummary::from_status(&status);
+
+        assert_eq!(summary.code, Code::InvalidArgument, "{problem}: {status:?}");
+        assert_eq!(
+            summary.reason.as_deref(),
+            Some(reason::MALFORMED_REQUEST),
+            "{problem}: {status:?}"
+        );
+        assert_eq!(
+            summary.domain.as_deref(),
+            Some(DEPOSIT_STATUS_DOMAIN),
+            "{problem}"
+        );
+        assert_eq!(
+            summary.localized_zh_cn.as_deref(),
+            Some("请求消息格式无效，无法解析。请使用与服务接口定义一致的客户端重新发送。"),
+            "{problem}"
+        );
+        assert!(
+            status.message().contains("/grpc.health.v1.Health/Check"),
+            "{problem}: message {}",
+            status.message()
+        );
+        assert!(response_request_id(status.metadata()).is_some(), "{problem}");
+    }
+    assert!(
+        health.seen_request_ids.lock().unwrap().is_empty(),
+        "a malformed request reached the handler"
+    );
+
+    // A request stream that ends without any message.
+    let channel = Channel::from_shared(format!("http://{}", server.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let result: Result<tonic::Response<Vec<u8>>, tonic::Status> = grpc
+        .client_streaming(
+            tonic::Request::new(tokio_stream::empty::<Vec<u8>>()),
+            http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/Check"),
+            RawBytesCodec,
+        )
+        .await;
+    let status = result.unwrap_err();
+    let summary = ErrorSummary::from_status(&status);
+    assert_eq!(summary.code, Code::InvalidArgument, "{status:?}");
+    assert_eq!(summary.reason.as_deref(), Some(reason::MALFORMED_REQUEST));
+
+    // A valid message on the same path still works.
+    let mut client = server.client().await;
+    client.check(check_request("")).await.unwrap();
+
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn over_concurrency_limit_is_rejected() {
     let (entered_sender, mut entered) = mpsc::unbounded_channel();

@@ -375,6 +375,36 @@ async fn pending_list_shows_branch_work() {
 }
 
 #[tokio::test]
+async fn pending_list_rejects_forged_page_token() {
+    let bank = Bank::start().await;
+    // The instant is valid, so only the authorization id is wrong. A NUL
+    // byte fails in PostgreSQL, not only a missing separator.
+    let tokens = [
+        "2025-02-22T01:00:00Z|A\0".to_owned(),
+        "2025-02-22T01:00:00Z|\n".to_owned(),
+        format!("2025-02-22T01:00:00Z|{}", "A".repeat(10_000)),
+        "2025-02-22T01:00:00Z".to_owned(),
+    ];
+
+    for page_token in tokens {
+        let start: String = page_token.chars().take(40).collect();
+        let result = bank
+            .authorization
+            .client
+            .clone()
+            .list_pending_authorizations(ListPendingAuthorizationsRequest {
+                branch_id: common::BRANCH.to_owned(),
+                page_size: 1,
+                page_token,
+            })
+            .await;
+        let details = assert_error(result, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_eq!(details.field_violations.len(), 1, "token {start:?}");
+        assert_eq!(details.field_violations[0].field, "page_token", "token {start:?}");
+    }
+}
+
+#[tokio::test]
 async fn acknowledgement_only_by_submitting_teller_over_shown_text() {
     let mut bank = Bank::start().await;
     let authorization = bank.submit("TD-UNMATURED").await;
@@ -498,4 +528,143 @@ async fn audit_count(bank: &Bank) -> usize {
         .into_inner()
         .records
         .len()
+}
+
+#[tokio::test]
+async fn malformed_key_id_rejected_as_unknown() {
+    let mut bank = Bank::start().await;
+    let pending = bank.submit("TD-UNMATURED").await;
+    let records_before = audit_count(&bank).await;
+    let teller = copy(&bank.teller);
+    let supervisor = copy(&bank.supervisor);
+    let teller_key_id = bank.teller.key.key_id();
+    // Key ids that no key has: PostgreSQL rejects a NUL byte in text, and
+    // the others are control characters, a near miss of the real format and
+    // a string far longer than any key id.
+    let key_ids = [
+        format!("{teller_key_id}\0"),
+        "\0".to_owned(),
+        format!("{teller_key_id}\n"),
+        teller_key_id.to_uppercase(),
+        "ed25519:".to_owned() + &"é".repeat(32),
+        "x".repeat(100_000),
+    ];
+
+    for key_id in key_ids {
+        let start: String = key_id.chars().take(50).collect();
+        bank.replacement_key_id = Some(key_id);
+
+        let (attestation, _) = bank.attest("TD-MATURED", None).await;
+        let result = bank.submit_as(&teller, "TD-MATURED", None, attestation).await;
+        let details = assert_error(result, Code::PermissionDenied, "SIGNATURE_INVALID");
+        assert!(
+            !details.message.contains('\0'),
+            "key id {start:?}: {}",
+            details.message
+        );
+
+        let (matured, _) = bank.attest("TD-MATURED", None).await;
+        let (unmatured, _) = bank.attest("TD-UNMATURED", None).await;
+        let result = bank.submit_closure(vec![matured, unmatured]).await;
+        assert_error(result, Code::PermissionDenied, "SIGNATURE_INVALID");
+
+        let result = bank.acknowledge(&pending).await;
+        assert_error(result, Code::PermissionDenied, "SIGNATURE_INVALID");
+
+        let result = bank.co_sign(&supervisor, &[&pending]).await;
+        assert_error(result, Code::PermissionDenied, "SIGNATURE_INVALID");
+
+        let result = bank.reject(&supervisor, &pending).await;
+        assert_error(result, Code::PermissionDenied, "SIGNATURE_INVALID");
+    }
+
+    assert_eq!(
+        audit_count(&bank).await,
+        records_before,
+        "an unverified envelope reached the audit log"
+    );
+    bank.replacement_key_id = None;
+    let acknowledged = bank.acknowledge(&pending).await.expect("acknowledged");
+    assert_eq!(acknowledged.state, AuthorizationState::Pending as i32);
+}
+
+#[tokio::test]
+async fn cosignature_reference_errors_stay_small() {
+    let mut bank = Bank::start().await;
+    let authorization = bank.submit("TD-MATURED").await;
+    let reference = bank_proto::withdrawal::AuthorizationReference {
+        authorization_id: authorization.authorization_id.clone(),
+        authorization_digest: authorization.authorization_digest.clone(),
+    };
+    let supervisor = copy(&bank.supervisor);
+
+    for count in [2, 100, 101, 10_000] {
+        let cosignature = CoSignature {
+            supervisor_staff_id: supervisor.staff_id.clone(),
+            authorizations: vec![reference.clone(); count],
+            signed_at: Some(to_timestamp(Utc::now())),
+        };
+        let envelope = sign(
+            &supervisor.key,
+            bank_proto::payload_type::CO_SIGNATURE,
+            &cosignature,
+        );
+        let result = bank
+            .authorization
+            .client
+            .co_sign_authorizations(CoSignAuthorizationsRequest {
+                request_id: request_id(),
+                cosignature: Some(envelope),
+            })
+            .await;
+
+        let status = result.as_ref().expect_err("the call should fail").clone();
+        let details = assert_error(result, Code::InvalidArgument, "INVALID_ARGUMENT");
+        // Clients limit the metadata they accept, often to 8 KiB, and the
+        // message and the details both travel in it.
+        assert!(
+            status.message().len() <= 1024,
+            "{count} references: message of {} bytes",
+            status.message().len()
+        );
+        assert!(
+            status.details().len() <= 4096,
+            "{count} references: details of {} bytes",
+            status.details().len()
+        );
+        let violations = &details.field_violations;
+        if count > 100 {
+            assert_eq!(violations.len(), 1, "{count} references: {violations:?}");
+            assert_eq!(violations[0].field, "authorizations");
+            assert!(
+                violations[0].description.contains(&count.to_string()),
+                "{count} references: {violations:?}"
+            );
+        } else {
+            let duplicates = count - 1;
+            let listed = duplicates.min(grpc_support::error::MAX_FIELD_VIOLATIONS);
+            assert_eq!(
+                violations
+                    .iter()
+                    .filter(|violation| violation.description == "listed twice")
+                    .count(),
+                listed,
+                "{count} references: {violations:?}"
+            );
+            let omitted = duplicates - listed;
+            if omitted > 0 {
+                assert_eq!(violations.len(), listed + 1, "{count} references");
+                assert!(
+                    violations[listed].description.contains(&omitted.to_string()),
+                    "{count} references: {:?}",
+                    violations[listed]
+                );
+            } else {
+                assert_eq!(violations.len(), listed, "{count} references");
+            }
+        }
+    }
+
+    let cosigned = bank.co_sign(&supervisor, &[&authorization]).await.unwrap();
+    assert_eq!(cosigned.len(), 1);
 }

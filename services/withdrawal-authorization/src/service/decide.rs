@@ -387,14 +387,20 @@ fn check_references(
     now: DateTime<Utc>,
 ) -> Result<(), AuthorizationError> {
     let mut violations = Violations::new();
-    if references.is_empty() {
-        violations.add("authorizations", "missing: name at least one authorization");
-    }
+    // An over-long list is rejected on its count alone, before its
+    // references are checked one by one.
     if references.len() > MAX_COSIGNED_AUTHORIZATIONS {
         violations.add(
             "authorizations",
-            format!("at most {MAX_COSIGNED_AUTHORIZATIONS} per co-signature"),
+            format!(
+                "at most {MAX_COSIGNED_AUTHORIZATIONS} per co-signature, got {}",
+                references.len()
+            ),
         );
+        return Ok(violations.finish()?);
+    }
+    if references.is_empty() {
+        violations.add("authorizations", "missing: name at least one authorization");
     }
     let mut seen = BTreeSet::new();
     for (index, reference) in references.iter().enumerate() {
