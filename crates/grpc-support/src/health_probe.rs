@@ -2,7 +2,13 @@
 //! (<https://github.com/grpc/grpc/blob/master/doc/health-checking.md>), for
 //! the `health-probe` subcommand of both service binaries. Container engines
 //! run it as their health check, so the images need no downloaded probe.
+//!
+//! Every failure exits with status 1, invalid input included. The
+//! Dockerfile reference for HEALTHCHECK lists status 2 as "reserved - do not
+//! use this exit code". clap exits with 2 on a usage error, so the binaries
+//! pass a failed parse of a probe's command line to [`exit_on_usage_error`].
 
+use std::ffi::OsString;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -18,12 +24,13 @@ pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// container engine's health check timeout should be.
 pub const MAX_PROBE_TIMEOUT_MS: u64 = 60_000;
 
-/// Exit status of a probe that found the service not serving or not
-/// reachable. Docker and Kubernetes treat any non-zero status as unhealthy.
-pub const EXIT_NOT_SERVING: u8 = 1;
+/// Exit status of every failed probe: the service is not serving or not
+/// reachable, or the probe's address, flags or env file are invalid. Docker
+/// and Kubernetes treat any non-zero status as unhealthy.
+pub const EXIT_UNHEALTHY: u8 = 1;
 
-/// Exit status of a probe given an invalid address or setting.
-pub const EXIT_INVALID_INPUT: u8 = 2;
+/// Name of the subcommand that runs [`run`].
+pub const SUBCOMMAND: &str = "health-probe";
 
 /// Flags of the `health-probe` subcommand, the same in both services.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,9 +63,39 @@ pub struct ProbeTarget<'a> {
     pub service_name: &'a str,
 }
 
+/// Returns whether `args` (without the program name) run the
+/// [`SUBCOMMAND`], so that a failure before [`run`] can still exit with
+/// [`EXIT_UNHEALTHY`]. The subcommand is the first argument that is neither
+/// a flag nor the value of one of `flags_with_value`, the binary's global
+/// flags that take a separate value.
+pub fn is_probe_invocation(args: &[OsString], flags_with_value: &[&str]) -> bool {
+    let mut remaining = args.iter();
+    while let Some(arg) = remaining.next() {
+        if flags_with_value.iter().any(|flag| arg == flag) {
+            remaining.next();
+        } else if !arg.to_string_lossy().starts_with('-') {
+            return arg == SUBCOMMAND;
+        }
+    }
+    false
+}
+
+/// Prints a clap `error` from parsing a probe's command line and returns
+/// its exit status: 0 for `--help` and `--version`, and [`EXIT_UNHEALTHY`]
+/// in place of clap's status 2 for a usage error.
+pub fn exit_on_usage_error(error: &clap::Error) -> ExitCode {
+    // A failed print leaves nothing else to report, so its error is ignored.
+    let _ = error.print();
+    if error.exit_code() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_UNHEALTHY)
+    }
+}
+
 /// Runs the `health-probe` subcommand: prints one line and returns exit
-/// status 0 when the service is SERVING, [`EXIT_NOT_SERVING`] when it is
-/// not or cannot be reached, and [`EXIT_INVALID_INPUT`] for a bad address.
+/// status 0 when the service is SERVING, and [`EXIT_UNHEALTHY`] when it is
+/// not, cannot be reached, or the address to check is invalid.
 pub fn run(args: &ProbeArgs, target: ProbeTarget<'_>) -> ExitCode {
     let listen_addr = match &args.addr {
         Some(addr) => *addr,
@@ -76,7 +113,7 @@ pub fn run(args: &ProbeArgs, target: ProbeTarget<'_>) -> ExitCode {
                     eprintln!(
                         "error: invalid {source} {text:?}: {error}; expected HOST:PORT, for example 127.0.0.1:50051"
                     );
-                    return ExitCode::from(EXIT_INVALID_INPUT);
+                    return ExitCode::from(EXIT_UNHEALTHY);
                 }
             }
         }
@@ -89,7 +126,7 @@ pub fn run(args: &ProbeArgs, target: ProbeTarget<'_>) -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: failed to start the async runtime: {error}");
-            return ExitCode::from(EXIT_NOT_SERVING);
+            return ExitCode::from(EXIT_UNHEALTHY);
         }
     };
     match runtime.block_on(check(addr, service, timeout)) {
@@ -99,7 +136,7 @@ pub fn run(args: &ProbeArgs, target: ProbeTarget<'_>) -> ExitCode {
         }
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::from(EXIT_NOT_SERVING)
+            ExitCode::from(EXIT_UNHEALTHY)
         }
     }
 }
@@ -207,6 +244,42 @@ async fn check_without_timeout(addr: SocketAddr, service: &str) -> Result<(), Pr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn args(values: &[&str]) -> Vec<OsString> {
+        values.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn probe_invocation_found_after_global_flags() {
+        let flags = ["--env-file"];
+
+        assert!(is_probe_invocation(&args(&["health-probe"]), &flags));
+        assert!(is_probe_invocation(
+            &args(&["health-probe", "--addr", "x"]),
+            &flags
+        ));
+        assert!(is_probe_invocation(
+            &args(&["--env-file", "a.env", "health-probe"]),
+            &flags
+        ));
+        assert!(is_probe_invocation(
+            &args(&["--env-file=a.env", "health-probe"]),
+            &flags
+        ));
+    }
+
+    #[test]
+    fn probe_invocation_not_found_for_other_commands() {
+        let flags = ["--env-file"];
+
+        assert!(!is_probe_invocation(&args(&[]), &flags));
+        assert!(!is_probe_invocation(&args(&["serve"]), &flags));
+        assert!(!is_probe_invocation(&args(&["serve", "health-probe"]), &flags));
+        assert!(!is_probe_invocation(
+            &args(&["--env-file", "health-probe", "serve"]),
+            &flags
+        ));
+    }
 
     #[test]
     fn probe_addr_replaces_unspecified_ipv4() {

@@ -18,6 +18,8 @@
 //!   reflection.
 //! - [`health_probe`]: the gRPC health check that the services'
 //!   `health-probe` subcommand runs for container health checks.
+//! - [`env_file`]: messages for env file lines that fail to parse, which
+//!   never show the line's value.
 //!
 //! A service's `main` wires them up like this:
 //!
@@ -55,6 +57,7 @@
 #![forbid(unsafe_code)]
 
 pub mod convert;
+pub mod env_file;
 pub mod error;
 pub mod health_probe;
 pub mod listeners;

@@ -79,7 +79,8 @@ pub struct Settings {
     /// Database URL: sqlite://PATH (created if missing), or
     /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (postgresql:// too) for a
     /// PostgreSQL database that several replicas share.
-    #[arg(long, env = "DEPOSIT_STATUS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    // The value is hidden from --help because it may contain a password.
+    #[arg(long, env = "DEPOSIT_STATUS_DATABASE_URL", hide_env_values = true, default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
     /// Maximum number of pooled database connections.

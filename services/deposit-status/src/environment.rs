@@ -5,10 +5,11 @@
 
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::builder::StyledStr;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use grpc_support::env_file;
 
 /// Flag that names the env file.
 pub const ENV_FILE_FLAG: &str = "--env-file";
@@ -36,13 +37,13 @@ pub struct LoadedEnvFile {
 
 /// An env file that could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
-#[error("failed to load the env file {path} (set by {named_by}): {source}", path = .file.path.display(), named_by = .file.named_by)]
+#[error("failed to load the env file {path} (set by {named_by}): {reason}", path = .file.path.display(), named_by = .file.named_by)]
 pub struct EnvFileError {
     /// The file.
     pub file: EnvFile,
-    /// The read or parse error.
-    #[source]
-    pub source: dotenvy::Error,
+    /// Description of the failure. It contains no text of the file but a
+    /// variable name, because values may be secrets.
+    pub reason: String,
 }
 
 impl EnvFile {
@@ -92,8 +93,9 @@ impl EnvFile {
     /// are already set.
     pub fn load(self) -> Result<LoadedEnvFile, EnvFileError> {
         let before: BTreeSet<OsString> = std::env::vars_os().map(|(name, _)| name).collect();
-        if let Err(source) = dotenvy::from_path(&self.path) {
-            return Err(EnvFileError { file: self, source });
+        if let Err(error) = dotenvy::from_path(&self.path) {
+            let reason = describe_load_error(&self.path, &error);
+            return Err(EnvFileError { file: self, reason });
         }
         let variables = std::env::vars_os()
             .map(|(name, _)| name)
@@ -104,6 +106,33 @@ impl EnvFile {
             variables,
         })
     }
+}
+
+/// Describes why the env file at `path` failed to load, without quoting the
+/// file. dotenvy's own message for a line that does not parse contains the
+/// line.
+fn describe_load_error(path: &Path, error: &dotenvy::Error) -> String {
+    match error {
+        dotenvy::Error::LineParse(text, index) => {
+            let content = std::fs::read_to_string(path).unwrap_or_default();
+            let failure = (text.clone(), *index);
+            let location = env_file::locate_parse_error(&content, &failure, first_parse_error);
+            env_file::describe_parse_error(&location)
+        }
+        dotenvy::Error::Io(error) => error.to_string(),
+        // An invalid variable value, which this message must not show.
+        _ => "the file contains an invalid value".to_string(),
+    }
+}
+
+/// Returns the failing text and position of the first entry of `text`, read
+/// as an env file, that does not parse.
+fn first_parse_error(text: &str) -> Option<(String, usize)> {
+    let error = dotenvy::from_read_iter(text.as_bytes()).find_map(Result::err)?;
+    Some(match error {
+        dotenvy::Error::LineParse(text, index) => (text, index),
+        _ => (String::new(), 0),
+    })
 }
 
 /// Adds a tip to a clap `error` for each reported flag that has an

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use deposit_status::config::DEFAULT_LISTEN_ADDR;
-use deposit_status::environment::{self, ENV_FILE_VARIABLE, EnvFile};
+use deposit_status::environment::{self, ENV_FILE_FLAG, ENV_FILE_VARIABLE, EnvFile};
 use deposit_status::{Application, Settings};
 use grpc_support::health_probe::{self, ProbeArgs, ProbeTarget};
 
@@ -40,25 +40,35 @@ enum Command {
         out: PathBuf,
     },
     /// Check a running service over the gRPC health protocol, for container
-    /// health checks. Exits 0 when it reports SERVING and 1 otherwise.
+    /// health checks. Exits 0 when it reports SERVING and 1 on any failure,
+    /// invalid flags and settings included.
     HealthProbe(ProbeArgs),
 }
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let flags = args.get(1..).unwrap_or_default();
+    // A health probe exits with 1 on every failure, because container
+    // engines reserve the usual usage-error status 2.
+    let probe = health_probe::is_probe_invocation(flags, &[ENV_FILE_FLAG]);
+    let usage_error = if probe { health_probe::EXIT_UNHEALTHY } else { 2 };
     let env_file = match EnvFile::find(flags, std::env::var_os(ENV_FILE_VARIABLE)).map(EnvFile::load) {
         None => None,
         Some(Ok(loaded)) => Some(loaded),
         Some(Err(error)) => {
             eprintln!("error: {error}");
-            return ExitCode::from(2);
+            return ExitCode::from(usage_error);
         }
     };
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => {
-            environment::name_variables_in_error(error, &Cli::command(), flags, env_file.as_ref()).exit()
+            let error =
+                environment::name_variables_in_error(error, &Cli::command(), flags, env_file.as_ref());
+            if probe {
+                return health_probe::exit_on_usage_error(&error);
+            }
+            error.exit()
         }
     };
 

@@ -46,6 +46,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Exit code of a usage or configuration error.
 const USAGE_ERROR: i32 = 2;
+/// Exit code of every failed health probe, usage errors included.
+const PROBE_FAILURE: i32 = 1;
 
 /// A temporary directory with a signing key, and the environment variables
 /// that start a server from it.
@@ -551,10 +553,58 @@ fn health_probe_rejects_invalid_listen_address() {
 
     let output = run(deployment.command(&["health-probe"], &settings));
 
-    assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr_text(&output));
+    // Docker reserves exit status 2 of a health check.
+    assert_eq!(
+        output.status.code(),
+        Some(PROBE_FAILURE),
+        "stderr: {}",
+        stderr_text(&output)
+    );
     let stderr = stderr_text(&output);
     assert!(stderr.contains("DEPOSIT_STATUS_LISTEN_ADDR"), "stderr: {stderr}");
     assert!(stderr.contains("\"localhost\""), "stderr: {stderr}");
+}
+
+#[test]
+fn health_probe_usage_errors_exit_1() {
+    let deployment = Deployment::new();
+    let missing_env_file = deployment.path("missing.env");
+    let missing_env_file = missing_env_file.to_str().unwrap();
+    // (arguments, text that stderr must contain)
+    let cases: [(&[&str], &str); 5] = [
+        (&["health-probe", "--timeout-ms", "0"], "--timeout-ms"),
+        (&["health-probe", "--addr", "nonsense"], "--addr"),
+        (&["health-probe", "--no-such-flag"], "--no-such-flag"),
+        (
+            &["--env-file", missing_env_file, "health-probe"],
+            missing_env_file,
+        ),
+        (
+            &["health-probe", "--env-file", missing_env_file],
+            missing_env_file,
+        ),
+    ];
+
+    for (args, expected) in cases {
+        let output = run(deployment.command(args, &BTreeMap::new()));
+
+        let stderr = stderr_text(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(PROBE_FAILURE),
+            "args {args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "args {args:?}: {expected:?} missing from {stderr:?}"
+        );
+    }
+
+    let help = run(deployment.command(&["health-probe", "--help"], &BTreeMap::new()));
+    assert_eq!(help.status.code(), Some(0), "{}", stderr_text(&help));
+    // Other subcommands keep clap's usage-error status.
+    let serve = run(deployment.command(&["serve", "--no-such-flag"], &BTreeMap::new()));
+    assert_eq!(serve.status.code(), Some(USAGE_ERROR), "{}", stderr_text(&serve));
 }
 
 #[tokio::test]
@@ -824,6 +874,66 @@ fn invalid_env_file_value_names_file() {
     );
     assert!(stderr.contains("'0'"), "{stderr}");
     assert!(stderr.contains(env_file), "{stderr}");
+}
+
+#[test]
+fn help_hides_database_password() {
+    let deployment = Deployment::new();
+    let password = "S3cret-Pw";
+    let url = format!("postgres://bank:{password}@127.0.0.1:1/bank");
+    let variable = BTreeMap::from([("DEPOSIT_STATUS_DATABASE_URL".to_owned(), url.clone())]);
+    let env_file = deployment.write_env_file("deposit-status.env", &variable);
+    let env_file = env_file.to_str().unwrap();
+    // (arguments, environment): the URL set as a variable, and in an env file.
+    let cases: [(&[&str], &BTreeMap<String, String>); 2] = [
+        (&["serve", "--help"], &variable),
+        (&["--env-file", env_file, "serve", "--help"], &BTreeMap::new()),
+    ];
+
+    for (args, settings) in cases {
+        let output = run(deployment.command(args, settings));
+
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "args {args:?}: {}",
+            stderr_text(&output)
+        );
+        assert!(
+            stdout.contains("[env: DEPOSIT_STATUS_DATABASE_URL"),
+            "args {args:?}: {stdout}"
+        );
+        assert!(
+            !stdout.contains(password),
+            "args {args:?}: the password was printed: {stdout}"
+        );
+        assert!(!stderr_text(&output).contains(password), "args {args:?}");
+    }
+}
+
+#[test]
+fn unparsable_env_file_line_hides_value() {
+    let deployment = Deployment::new();
+    let password = "S3cret-Pw";
+    let env_file = deployment.path("deposit-status.env");
+    // Unquoted whitespace ends a value, so line 3 does not parse.
+    let text = format!(
+        "# deposit-status\nDEPOSIT_STATUS_LISTEN_ADDR=127.0.0.1:0\n\
+         DEPOSIT_STATUS_DATABASE_URL=postgres://bank:{password} x@db/bank\n"
+    );
+    std::fs::write(&env_file, text).unwrap();
+    let env_file = env_file.to_str().unwrap();
+
+    let output = run(deployment.command(&["--env-file", env_file, "serve"], &BTreeMap::new()));
+
+    let stderr = stderr_text(&output);
+    assert_eq!(output.status.code(), Some(USAGE_ERROR), "{stderr}");
+    assert!(stderr.contains(env_file), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+    assert!(stderr.contains("DEPOSIT_STATUS_DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains(password), "the password was printed: {stderr}");
+    assert!(!stderr.contains("postgres://"), "the value was printed: {stderr}");
 }
 
 #[tokio::test]

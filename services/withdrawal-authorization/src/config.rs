@@ -77,7 +77,9 @@ pub struct Settings {
     /// Database URL: sqlite://PATH (created if missing), or
     /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (postgresql:// too) for a
     /// PostgreSQL database that several replicas share.
-    #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    // The value is hidden from --help because it may contain a password.
+    #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_URL", hide_env_values = true,
+          default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
     /// Maximum number of pooled database connections.
@@ -132,7 +134,10 @@ pub struct Settings {
     pub signing_key_valid_from: DateTime<Utc>,
 
     /// URL of deposit-status's teller-facing listener.
-    #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DEPOSIT_STATUS_URL", default_value = DEFAULT_DEPOSIT_STATUS_URL)]
+    // Hidden from --help like the database URL, since a URL may contain
+    // credentials.
+    #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DEPOSIT_STATUS_URL", hide_env_values = true,
+          default_value = DEFAULT_DEPOSIT_STATUS_URL)]
     pub deposit_status_url: String,
 
     /// Maximum time in ms one call to deposit-status may take before it

@@ -3,11 +3,13 @@
 //! audit log's hash chain and every release's signatures offline, and
 //! `health-probe` checks a running service for container health checks.
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
+use grpc_support::env_file;
 use grpc_support::health_probe::{self, ProbeArgs, ProbeTarget};
 use withdrawal_authorization::config::DEFAULT_LISTEN_ADDR;
 use withdrawal_authorization::{Application, Settings};
@@ -44,7 +46,8 @@ enum Command {
     /// when everything verifies and 1 otherwise.
     VerifyAudit {
         /// Database URL, sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE.
-        #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_URL")]
+        // The value is hidden from --help because it may contain a password.
+        #[arg(long, env = "WITHDRAWAL_AUTHORIZATION_DATABASE_URL", hide_env_values = true)]
         database_url: String,
         /// PEM "PUBLIC KEY" files of deposit-status's attestation keys,
         /// comma-separated.
@@ -57,22 +60,40 @@ enum Command {
         expect_head: Option<(i64, String)>,
     },
     /// Check a running service over the gRPC health protocol, for container
-    /// health checks. Exits 0 when it reports SERVING and 1 otherwise.
+    /// health checks. Exits 0 when it reports SERVING and 1 on any failure,
+    /// invalid flags and settings included.
     HealthProbe(ProbeArgs),
 }
 
 fn main() -> ExitCode {
-    let env_file = std::env::args()
-        .skip_while(|arg| arg != "--env-file")
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let flags = args.get(1..).unwrap_or_default();
+    // A health probe exits with 1 on every failure, because container
+    // engines reserve the usual usage-error status 2.
+    let probe = health_probe::is_probe_invocation(flags, &["--env-file"]);
+    let usage_error = if probe { health_probe::EXIT_UNHEALTHY } else { 2 };
+    let env_file = flags
+        .iter()
+        .skip_while(|arg| *arg != "--env-file")
         .nth(1)
-        .or_else(|| std::env::var("WITHDRAWAL_AUTHORIZATION_ENV_FILE").ok());
+        .cloned()
+        .or_else(|| std::env::var_os("WITHDRAWAL_AUTHORIZATION_ENV_FILE"))
+        .map(PathBuf::from);
     if let Some(path) = env_file
         && let Err(error) = dotenvy::from_path(&path)
     {
-        eprintln!("error: invalid WITHDRAWAL_AUTHORIZATION_ENV_FILE {path}: {error}");
-        return ExitCode::from(2);
+        eprintln!(
+            "error: invalid WITHDRAWAL_AUTHORIZATION_ENV_FILE {}: {}",
+            path.display(),
+            describe_env_file_error(&path, &error)
+        );
+        return ExitCode::from(usage_error);
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) if probe => return health_probe::exit_on_usage_error(&error),
+        Err(error) => error.exit(),
+    };
     match cli.command {
         Command::GenerateKey { out } => generate_key(&out),
         Command::HealthProbe(args) => health_probe::run(
@@ -133,6 +154,33 @@ async fn serve(settings: Settings) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Describes why the env file at `path` failed to load, without quoting the
+/// file. dotenvy's own message for a line that does not parse contains the
+/// line.
+fn describe_env_file_error(path: &Path, error: &dotenvy::Error) -> String {
+    match error {
+        dotenvy::Error::LineParse(text, index) => {
+            let content = std::fs::read_to_string(path).unwrap_or_default();
+            let failure = (text.clone(), *index);
+            let location = env_file::locate_parse_error(&content, &failure, first_env_file_error);
+            env_file::describe_parse_error(&location)
+        }
+        dotenvy::Error::Io(error) => error.to_string(),
+        // An invalid variable value, which this message must not show.
+        _ => "the file contains an invalid value".to_string(),
+    }
+}
+
+/// Returns the failing text and position of the first entry of `text`, read
+/// as an env file, that does not parse.
+fn first_env_file_error(text: &str) -> Option<(String, usize)> {
+    let error = dotenvy::from_read_iter(text.as_bytes()).find_map(Result::err)?;
+    Some(match error {
+        dotenvy::Error::LineParse(text, index) => (text, index),
+        _ => (String::new(), 0),
+    })
 }
 
 /// Parses SEQUENCE:SHA256 as printed by `verify-audit`.
