@@ -60,6 +60,49 @@ async fn fifty_concurrent_releases_pay_once() {
 }
 
 #[tokio::test]
+async fn refused_release_never_returns_ok() {
+    let mut bank = Bank::start().await;
+    let authorization = ready_authorization(&mut bank, "TD-UNMATURED").await;
+    // The deposit changes after the attestation, so deposit-status refuses
+    // the release order.
+    bank.deposit
+        .admin
+        .close_deposit(bank_proto::deposit::CloseDepositRequest {
+            request_id: common::request_id(),
+            deposit_id: "TD-UNMATURED".to_owned(),
+            reason: "closed by the core banking system".to_owned(),
+        })
+        .await
+        .unwrap();
+
+    // Concurrent callers race to record the refusal; those that lose must
+    // fail too, never return OK without a payout.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let mut client = bank.authorization.client.clone();
+        let authorization_id = authorization.authorization_id.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .release_authorization(bank_proto::withdrawal::ReleaseAuthorizationRequest {
+                    request_id: common::request_id(),
+                    authorization_id,
+                })
+                .await
+                .map(tonic::Response::into_inner)
+        }));
+    }
+    for task in tasks {
+        let result = task.await.unwrap();
+        let status = result.expect_err("a refused release must not return OK");
+        assert_eq!(status.code(), Code::FailedPrecondition, "status {status:?}");
+    }
+    let current = get(&mut bank, &authorization.authorization_id).await;
+    assert_eq!(current.state(), AuthorizationState::Failed);
+    assert!(current.payout.is_none());
+    assert_eq!(bank.executions().await, 0);
+}
+
+#[tokio::test]
 async fn two_requests_for_one_deposit_pay_once() {
     let mut bank = Bank::start().await;
     let first = ready_authorization(&mut bank, "TD-MATURED").await;

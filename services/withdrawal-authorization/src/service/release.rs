@@ -58,6 +58,16 @@ pub async fn release(
     }
 
     let row = execute_order(state, authorization_id).await?;
+    // A concurrent caller or replica may have recorded a refusal between
+    // this request's decision and its call: the request then fails as a
+    // new request for the FAILED authorization would, instead of returning
+    // OK without a payout.
+    if row.state != AuthorizationState::Released {
+        return Err(AuthorizationError::AuthorizationClosed {
+            authorization_id: row.authorization_id,
+            state: row.state.as_str(),
+        });
+    }
     let mut connection = state.store.pool().acquire().await?;
     let authorization = authorization_view(&mut connection, &row).await?;
     Ok(ReleaseAuthorizationResponse {
