@@ -277,6 +277,64 @@ async fn concurrent_appends_stay_gap_free_and_chained() {
     }
 }
 
+/// With the table lock, the audit log's read-last-then-insert appends wait
+/// for each other instead of conflicting, so none needs a rerun: with zero
+/// reruns allowed, every one still commits.
+#[tokio::test]
+async fn serialized_appends_need_no_reruns_on_postgres() {
+    const TASKS: usize = 8;
+    const APPENDS: usize = 10;
+    let directory = tempfile::tempdir().unwrap();
+    let migrators = Migrators {
+        sqlite: migrator(directory.path(), "sqlite", SQLITE_SCHEMA).await,
+        postgres: migrator(directory.path(), "postgres", POSTGRES_SCHEMA).await,
+    };
+    let no_reruns = DatabaseOptions {
+        serialization_retries: 0,
+        ..options()
+    };
+    let database = Database::open(&test_support::postgres_database().await, &no_reruns, migrators)
+        .await
+        .unwrap()
+        .serialize_writes_on("chain");
+
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let database = database.clone();
+        tasks.push(tokio::spawn(async move {
+            for append in 0..APPENDS {
+                database
+                    .write(|transaction| {
+                        Box::pin(async move {
+                            let next: i64 =
+                                sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) + 1 FROM chain")
+                                    .fetch_one(&mut **transaction)
+                                    .await?;
+                            sqlx::query("INSERT INTO chain (sequence, previous, hash) VALUES ($1, $2, $3)")
+                                .bind(next)
+                                .bind("previous")
+                                .bind(format!("{task}/{append}"))
+                                .execute(&mut **transaction)
+                                .await?;
+                            Ok::<_, sqlx::Error>(())
+                        })
+                    })
+                    .await
+                    .expect("the append commits without a rerun");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chain")
+        .fetch_one(database.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, (TASKS * APPENDS) as i64);
+}
+
 #[tokio::test]
 async fn statement_timeout_is_transient_on_postgres() {
     let directory = tempfile::tempdir().unwrap();

@@ -49,7 +49,11 @@ pub async fn open(url: &str, options: &DatabaseOptions) -> Result<Store, StoreEr
         sqlite: &SQLITE_MIGRATOR,
         postgres: &POSTGRES_MIGRATOR,
     };
-    Ok(Store::open(url, options, migrators).await?)
+    // Every write transaction appends to the hash-chained audit log, reading
+    // the last record and inserting the next, so any two of them conflict.
+    // On PostgreSQL they take the table lock first and wait for each other.
+    let store = Store::open(url, options, migrators).await?;
+    Ok(store.serialize_writes_on("audit_log"))
 }
 
 /// Errors from the store.
