@@ -139,15 +139,17 @@ async fn serve(settings: Settings) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing::info!(
-        public = %application.public_addr(),
-        admin = %application.admin_addr(),
-        "withdrawal-authorization started"
-    );
-    match application
-        .run_until(grpc_support::server::shutdown_signal())
-        .await
-    {
+    // Installed before the addresses are printed, so a SIGTERM right after
+    // them stops the service cleanly.
+    let shutdown = grpc_support::server::shutdown_signal();
+    let public_addr = application.public_addr();
+    let admin_addr = application.admin_addr();
+    tracing::info!(public = %public_addr, admin = %admin_addr, "withdrawal-authorization started");
+    // A fixed line for scripts and tests that start the service on port 0,
+    // the same as deposit-status prints. The log line above changes with
+    // RUST_LOG and the log format.
+    println!("withdrawal-authorization listening public={public_addr} admin={admin_addr}");
+    match application.run_until(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "withdrawal-authorization failed");
