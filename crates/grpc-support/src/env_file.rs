@@ -5,7 +5,9 @@
 //! The env file parser (dotenvy in both services) reports the text it failed
 //! on, which may be the whole value. The functions here find that failure's
 //! line by parsing longer and longer starts of the file again, through a
-//! closure, so this crate needs no dependency on the parser.
+//! closure; [`describe_dotenvy_error`] does it for dotenvy.
+
+use std::path::Path;
 
 /// Location in an env file of the first entry that fails to parse.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -88,6 +90,33 @@ fn variable_name(line: &str) -> Option<String> {
     let valid = name.starts_with(|character: char| character.is_ascii_alphabetic() || character == '_')
         && rest.trim_start().starts_with('=');
     valid.then(|| name.to_string())
+}
+
+/// Describes why dotenvy failed to load the env file at `path`, without
+/// quoting the file: dotenvy's own message for a line that does not parse
+/// contains the line.
+pub fn describe_dotenvy_error(path: &Path, error: &dotenvy::Error) -> String {
+    match error {
+        dotenvy::Error::LineParse(text, index) => {
+            let content = std::fs::read_to_string(path).unwrap_or_default();
+            let failure = (text.clone(), *index);
+            let location = locate_parse_error(&content, &failure, first_dotenvy_error);
+            describe_parse_error(&location)
+        }
+        dotenvy::Error::Io(error) => error.to_string(),
+        // An invalid variable value, which this message must not show.
+        _ => "the file contains an invalid value".to_string(),
+    }
+}
+
+/// Returns the failing text and position of the first entry of `text`, read
+/// as an env file by dotenvy, that does not parse.
+fn first_dotenvy_error(text: &str) -> Option<(String, usize)> {
+    let error = dotenvy::from_read_iter(text.as_bytes()).find_map(Result::err)?;
+    Some(match error {
+        dotenvy::Error::LineParse(text, index) => (text, index),
+        _ => (String::new(), 0),
+    })
 }
 
 #[cfg(test)]

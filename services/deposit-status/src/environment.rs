@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::builder::StyledStr;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -94,7 +94,7 @@ impl EnvFile {
     pub fn load(self) -> Result<LoadedEnvFile, EnvFileError> {
         let before: BTreeSet<OsString> = std::env::vars_os().map(|(name, _)| name).collect();
         if let Err(error) = dotenvy::from_path(&self.path) {
-            let reason = describe_load_error(&self.path, &error);
+            let reason = env_file::describe_dotenvy_error(&self.path, &error);
             return Err(EnvFileError { file: self, reason });
         }
         let variables = std::env::vars_os()
@@ -106,33 +106,6 @@ impl EnvFile {
             variables,
         })
     }
-}
-
-/// Describes why the env file at `path` failed to load, without quoting the
-/// file. dotenvy's own message for a line that does not parse contains the
-/// line.
-fn describe_load_error(path: &Path, error: &dotenvy::Error) -> String {
-    match error {
-        dotenvy::Error::LineParse(text, index) => {
-            let content = std::fs::read_to_string(path).unwrap_or_default();
-            let failure = (text.clone(), *index);
-            let location = env_file::locate_parse_error(&content, &failure, first_parse_error);
-            env_file::describe_parse_error(&location)
-        }
-        dotenvy::Error::Io(error) => error.to_string(),
-        // An invalid variable value, which this message must not show.
-        _ => "the file contains an invalid value".to_string(),
-    }
-}
-
-/// Returns the failing text and position of the first entry of `text`, read
-/// as an env file, that does not parse.
-fn first_parse_error(text: &str) -> Option<(String, usize)> {
-    let error = dotenvy::from_read_iter(text.as_bytes()).find_map(Result::err)?;
-    Some(match error {
-        dotenvy::Error::LineParse(text, index) => (text, index),
-        _ => (String::new(), 0),
-    })
 }
 
 /// Adds a tip to a clap `error` for each reported flag that has an

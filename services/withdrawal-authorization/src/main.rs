@@ -4,7 +4,7 @@
 //! `health-probe` checks a running service for container health checks.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
         eprintln!(
             "error: invalid WITHDRAWAL_AUTHORIZATION_ENV_FILE {}: {}",
             path.display(),
-            describe_env_file_error(&path, &error)
+            env_file::describe_dotenvy_error(&path, &error)
         );
         return ExitCode::from(usage_error);
     }
@@ -156,33 +156,6 @@ async fn serve(settings: Settings) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Describes why the env file at `path` failed to load, without quoting the
-/// file. dotenvy's own message for a line that does not parse contains the
-/// line.
-fn describe_env_file_error(path: &Path, error: &dotenvy::Error) -> String {
-    match error {
-        dotenvy::Error::LineParse(text, index) => {
-            let content = std::fs::read_to_string(path).unwrap_or_default();
-            let failure = (text.clone(), *index);
-            let location = env_file::locate_parse_error(&content, &failure, first_env_file_error);
-            env_file::describe_parse_error(&location)
-        }
-        dotenvy::Error::Io(error) => error.to_string(),
-        // An invalid variable value, which this message must not show.
-        _ => "the file contains an invalid value".to_string(),
-    }
-}
-
-/// Returns the failing text and position of the first entry of `text`, read
-/// as an env file, that does not parse.
-fn first_env_file_error(text: &str) -> Option<(String, usize)> {
-    let error = dotenvy::from_read_iter(text.as_bytes()).find_map(Result::err)?;
-    Some(match error {
-        dotenvy::Error::LineParse(text, index) => (text, index),
-        _ => (String::new(), 0),
-    })
 }
 
 /// Parses SEQUENCE:SHA256 as printed by `verify-audit`.
