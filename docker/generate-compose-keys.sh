@@ -2,7 +2,7 @@
 # Writes the stack's Ed25519 signing keys unless they are there already, so
 # the compose stack keeps its keys across restarts. Each private key goes
 # into a volume that only its own service mounts, so neither service can
-# sign what the other signs; the public halves go into the shared
+# sign what the other signs. The public halves go into the shared
 # public-keys volume:
 #   /keys/deposit-status/signing-key.pem            signs maturity attestations
 #   /keys/withdrawal-authorization/signing-key.pem  signs release orders (both replicas)

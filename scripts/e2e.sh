@@ -6,8 +6,8 @@
 # removes the stack with its volumes. The container logs are printed when a
 # step fails.
 #
-# Without a Docker engine it says so and exits 0, so that scripts/test.sh
-# runs on machines without Docker.
+# Without a Docker engine it prints that it skipped the tests and exits 0,
+# so that scripts/test.sh runs on machines without Docker.
 #
 # Environment:
 #   BANK_E2E_KEEP_STACK=1  leave the stack running after the tests

@@ -217,16 +217,16 @@ mod tests {
 
     #[tokio::test]
     async fn bind_reports_address_in_use() {
-        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let taken_addr = taken.local_addr().unwrap();
+        let occupied = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let occupied_addr = occupied.local_addr().unwrap();
 
-        let error = ServiceListeners::bind("127.0.0.1:0".parse().unwrap(), taken_addr)
+        let error = ServiceListeners::bind("127.0.0.1:0".parse().unwrap(), occupied_addr)
             .await
             .unwrap_err();
 
-        assert_eq!(error.address, taken_addr);
+        assert_eq!(error.address, occupied_addr);
         assert_eq!(error.source.kind(), std::io::ErrorKind::AddrInUse);
-        assert!(error.to_string().contains(&taken_addr.to_string()), "{error}");
+        assert!(error.to_string().contains(&occupied_addr.to_string()), "{error}");
     }
 
     #[tokio::test]

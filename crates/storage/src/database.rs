@@ -156,7 +156,7 @@ impl Database {
 
     /// Makes every write transaction on PostgreSQL start by locking `table`
     /// in SHARE ROW EXCLUSIVE mode, which conflicts with itself and with
-    /// inserts, so write transactions take effect one at a time and wait
+    /// inserts. So write transactions take effect one at a time: they wait
     /// for each other instead of failing with serialization errors and
     /// running again. Reads outside write transactions are not blocked.
     ///
