@@ -40,7 +40,7 @@ pub struct Cli {
     pub duration: Option<Duration>,
 
     /// Number of flows in the measured phase, instead of a duration.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::MAX_DEPOSITS))]
     pub flows: Option<u64>,
 
     /// Open-loop mode: start this many flows per second, whatever the
@@ -56,14 +56,14 @@ pub struct Cli {
 
     /// Flows run before the measured phase and left out of the report, so
     /// that connections, caches and the databases are warm.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=crate::MAX_DEPOSITS))]
     pub warmup_flows: u64,
 
     /// Deposits fed for the measured phase. The default is the flow count
-    /// with --flows, the rate times the duration with --rate, and otherwise
+    /// with --flows, the rate times the duration plus one second with --rate, and otherwise
     /// 1.5 times the warm-up's rate times the duration. A closed-loop run
     /// that uses them all up ends early, and the report notes it.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::MAX_DEPOSITS))]
     pub deposits: Option<u64>,
 
     /// Database backend of the services that bank-load starts, and of the
@@ -245,8 +245,11 @@ impl Cli {
     }
 }
 
+/// Longest duration accepted: one day, far beyond any benchmark phase.
+pub const MAX_DURATION: Duration = Duration::from_secs(86_400);
+
 /// Parses a duration: a number of seconds (`30`), or a number with the unit
-/// `ms`, `s` or `m` (`500ms`, `30s`, `2m`).
+/// `ms`, `s` or `m` (`500ms`, `30s`, `2m`), at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit_millis) = if let Some(number) = text.strip_suffix("ms") {
@@ -265,7 +268,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     value
         .checked_mul(unit_millis)
         .map(Duration::from_millis)
-        .ok_or_else(|| format!("invalid duration {text:?}: too long"))
+        .filter(|duration| *duration <= MAX_DURATION)
+        .ok_or_else(|| format!("invalid duration {text:?}: longer than the maximum of 1440m (one day)"))
 }
 
 #[cfg(test)]
@@ -284,6 +288,14 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn parse_duration_rejects_over_one_day() {
+        assert_eq!(parse_duration("1440m"), Ok(MAX_DURATION));
+        let error = parse_duration("86401s").unwrap_err();
+        assert!(error.contains("maximum"), "{error}");
+        assert!(parse_duration("1000000000000s").is_err());
     }
 
     #[test]

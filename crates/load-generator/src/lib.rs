@@ -43,6 +43,12 @@ const DATABASES: [&str; 3] = [DEPOSIT_STATUS, AUTHORIZATION, COMMIT_FLOOR];
 /// phase sized from the warm-up.
 const MIN_DEPOSITS_PER_TELLER: u64 = 10;
 
+/// Maximum number of deposits fed for one phase. Each is a passbook opened
+/// through the admin listener before the phase starts and kept in memory
+/// until a flow takes it, so a larger count means a setup of hours and
+/// gigabytes.
+pub const MAX_DEPOSITS: u64 = 10_000_000;
+
 /// A run that could not be completed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -269,6 +275,12 @@ async fn measure(
             .map(|phase| (phase.tally.completed, phase.elapsed)),
     )
     .map_err(LoadError::Invalid)?;
+    if count > MAX_DEPOSITS {
+        return Err(LoadError::Invalid(format!(
+            "the measured phase needs {count} deposits, more than the maximum of {MAX_DEPOSITS}: \
+             shorten --duration, lower --rate or --flows, or pass a smaller --deposits"
+        )));
+    }
     eprintln!("bank-load: feeding {count} deposits for the measured phase");
     let fed_at = Instant::now();
     let deposits = feeder.feed(count, feed_concurrency).await?;

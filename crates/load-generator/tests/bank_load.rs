@@ -130,3 +130,68 @@ fn sqlite_run_completes_every_flow() {
     assert!(line(&report, "gRPC ratio").contains("x 7 RPCs per flow"));
     assert!(line(&report, "database ratio").contains("x 7 commits per flow"));
 }
+
+/// SIGINT in the middle of a run stops it with status 130 and removes the
+/// temporary folder with the services' keys and databases.
+#[test]
+fn interrupt_removes_temporary_folder() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let temp_root = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BANK_LOAD)
+        .args([
+            "--backend",
+            "sqlite",
+            "--tellers",
+            "2",
+            "--duration",
+            "60",
+            "--no-floors",
+        ])
+        .env("TMPDIR", temp_root.path())
+        .env_remove("BANK_LOAD_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bank-load starts");
+
+    // Wait until the services run and setup has begun.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut transcript = String::new();
+    loop {
+        let mut line = String::new();
+        let read = stderr.read_line(&mut line).unwrap();
+        assert!(read > 0, "bank-load ended before its setup:\n{transcript}");
+        transcript.push_str(&line);
+        if line.contains("feeding") {
+            break;
+        }
+    }
+    let entries_during_run = std::fs::read_dir(temp_root.path()).unwrap().count();
+    assert!(entries_during_run > 0, "no temporary folder under TMPDIR");
+
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "bank-load did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+
+    assert_eq!(status.code(), Some(130), "{status}");
+    let left: Vec<_> = std::fs::read_dir(temp_root.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind under TMPDIR: {left:?}");
+}
