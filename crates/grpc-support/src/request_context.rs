@@ -282,7 +282,10 @@ impl Settings {
                 )
                 .with_metadata("method", method.to_string())
             }
-            tonic::Code::Unimplemented => ApiError::new(
+            // Routes and generated servers send no message for a path they do
+            // not serve; an UNIMPLEMENTED with a message, such as tonic's
+            // for an unsupported compression, is left as it is.
+            tonic::Code::Unimplemented if status.message().is_empty() => ApiError::new(
                 tonic::Code::Unimplemented,
                 reason::METHOD_NOT_FOUND,
                 format!(

@@ -400,6 +400,49 @@ async fn check_raw(server: &TestServer, message: Vec<u8>) -> Result<Vec<u8>, ton
     .map(tonic::Response::into_inner)
 }
 
+/// tonic rejects a request compressed with an encoding the server does not
+/// accept with UNIMPLEMENTED and a message; that status is about the
+/// encoding, not a missing method, so it keeps tonic's message.
+#[tokio::test]
+async fn unsupported_compression_not_reported_as_missing_method() {
+    let server = start(
+        Routes::new(HealthServer::new(ScriptedHealth::default())),
+        ServerLimits::default(),
+    )
+    .await;
+    let channel = Channel::from_shared(format!("http://{}", server.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(Vec::new());
+    request
+        .metadata_mut()
+        .insert("grpc-encoding", "gzip".parse().unwrap());
+
+    let status = grpc
+        .unary(
+            request,
+            http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/Check"),
+            RawBytesCodec,
+        )
+        .await
+        .unwrap_err();
+
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    let summary = ErrorSummary::from_status(&status);
+    assert_ne!(
+        summary.reason.as_deref(),
+        Some(reason::METHOD_NOT_FOUND),
+        "{status:?}"
+    );
+    assert!(status.message().contains("gzip"), "message: {}", status.message());
+
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn malformed_request_gets_error_details() {
     let health = ScriptedHealth::default();
