@@ -44,7 +44,7 @@ impl RunDatabases {
 
     /// Returns the URL of database `name` on the same server.
     pub fn url(&self, name: &str) -> String {
-        database_url(&self.server_url, name)
+        storage::with_database(&self.server_url, name)
     }
 
     /// Returns the names of the databases, for a message.
@@ -80,53 +80,5 @@ impl RunDatabases {
             server: storage::redact_password(&self.server_url),
             source,
         }
-    }
-}
-
-/// Returns `server_url` with its database replaced by `name`, keeping the
-/// user, password, host, port and query parameters.
-pub fn database_url(server_url: &str, name: &str) -> String {
-    let (base, query) = match server_url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (server_url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |at| at + 3);
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |at| authority_start + at);
-    let mut url = format!("{}/{name}", &base[..authority_end]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_url_replaces_database() {
-        assert_eq!(
-            database_url("postgres://postgres@127.0.0.1:5432/postgres", "bank_load_x"),
-            "postgres://postgres@127.0.0.1:5432/bank_load_x"
-        );
-    }
-
-    #[test]
-    fn database_url_adds_missing_database() {
-        assert_eq!(
-            database_url("postgres://bank:secret@db:5432", "bank_load_x"),
-            "postgres://bank:secret@db:5432/bank_load_x"
-        );
-    }
-
-    #[test]
-    fn database_url_keeps_query() {
-        assert_eq!(
-            database_url("postgresql://db/postgres?sslmode=disable", "bank_load_x"),
-            "postgresql://db/bank_load_x?sslmode=disable"
-        );
     }
 }

@@ -94,9 +94,57 @@ impl BackendSql {
     }
 }
 
+/// Returns `url` with its database name replaced by `database`, keeping the
+/// user, password, host, port and query parameters: the URL of another
+/// database on the same PostgreSQL server.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |index| index + 3);
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |index| authority_start + index);
+    let mut result = format!("{}/{database}", &base[..authority_end]);
+    if let Some(query) = query {
+        result.push('?');
+        result.push_str(query);
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_database_replaces_database() {
+        assert_eq!(
+            with_database("postgres://bank:secret@127.0.0.1:5432/postgres", "t1"),
+            "postgres://bank:secret@127.0.0.1:5432/t1"
+        );
+    }
+
+    #[test]
+    fn with_database_adds_missing_database() {
+        assert_eq!(
+            with_database("postgres://bank:secret@db:5432", "bank_load_x"),
+            "postgres://bank:secret@db:5432/bank_load_x"
+        );
+    }
+
+    #[test]
+    fn with_database_keeps_query() {
+        assert_eq!(
+            with_database("postgresql://db/postgres?sslmode=disable", "bank_load_x"),
+            "postgresql://db/bank_load_x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgresql://127.0.0.1:5432?sslmode=disable", "t1"),
+            "postgresql://127.0.0.1:5432/t1?sslmode=disable"
+        );
+    }
 
     #[test]
     fn url_schemes_select_backend() {

@@ -15,7 +15,7 @@ pub mod idempotency;
 mod instant;
 mod redact;
 
-pub use backend::{Backend, BackendSql, decimal_param};
+pub use backend::{Backend, BackendSql, decimal_param, with_database};
 pub use database::{Committed, Database, DatabaseOptions, Migrators, WriteFuture, WriteTransaction};
 pub use errors::{TransactionError, is_serialization_failure, is_transient, is_unique_violation};
 pub use idempotency::{IdempotencyError, RequestKey};

@@ -132,26 +132,7 @@ pub async fn create_database(admin_url: &str) -> String {
         .await
         .unwrap_or_else(|error| panic!("failed to create database {name} at {admin_url}: {error}"));
     let _ = connection.close().await;
-    with_database(admin_url, &name)
-}
-
-/// Returns `url` with its database name replaced by `database`, keeping the
-/// user, host, port and query parameters.
-pub fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |index| index + 3);
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |index| authority_start + index);
-    let mut result = format!("{}/{database}", &base[..authority_end]);
-    if let Some(query) = query {
-        result.push('?');
-        result.push_str(query);
-    }
-    result
+    storage::with_database(admin_url, &name)
 }
 
 /// Opens a small pool on `url` through sqlx's `Any` driver, for tests that
@@ -181,21 +162,4 @@ pub async fn terminate_connections(url: &str) -> usize {
     .unwrap_or_else(|error| panic!("failed to end the sessions on {url}: {error}"));
     let _ = connection.close().await;
     ended.into_iter().filter(|ended| *ended).count()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn with_database_replaces_only_path() {
-        assert_eq!(
-            with_database("postgres://bank:secret@127.0.0.1:5432/postgres", "t1"),
-            "postgres://bank:secret@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            with_database("postgresql://127.0.0.1:5432?sslmode=disable", "t1"),
-            "postgresql://127.0.0.1:5432/t1?sslmode=disable"
-        );
-    }
 }
