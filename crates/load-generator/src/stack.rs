@@ -121,15 +121,11 @@ pub struct ListenAddresses {
     pub admin: SocketAddr,
 }
 
-/// Parses the line a service prints once both listeners are bound:
-/// `SERVICE listening public=ADDR admin=ADDR`. The info-level log line
-/// `... SERVICE started public=ADDR admin=ADDR` is accepted too, because
-/// withdrawal-authorization prints its addresses only there.
+/// Parses the line both services print on stdout once their listeners are
+/// bound: `SERVICE listening public=ADDR admin=ADDR`.
 pub fn parse_listening_line(service: &str, line: &str) -> Option<ListenAddresses> {
-    let rest = [" listening ", " started "].iter().find_map(|verb| {
-        let marker = format!("{service}{verb}");
-        line.find(&marker).map(|at| &line[at + marker.len()..])
-    })?;
+    let marker = format!("{service} listening ");
+    let rest = line.find(&marker).map(|at| &line[at + marker.len()..])?;
     let mut public = None;
     let mut admin = None;
     for token in rest.split_whitespace() {
@@ -396,9 +392,8 @@ mod tests {
     }
 
     #[test]
-    fn start_log_line_parsed() {
-        let line = "2026-01-05T10:00:00.123456Z  INFO withdrawal_authorization: withdrawal-authorization started \
-                    public=127.0.0.1:40003 admin=127.0.0.1:40004";
+    fn authorization_listening_line_parsed() {
+        let line = "withdrawal-authorization listening public=127.0.0.1:40003 admin=127.0.0.1:40004";
         let addresses = parse_listening_line(AUTHORIZATION, line).unwrap();
         assert_eq!(addresses.public, "127.0.0.1:40003".parse().unwrap());
         assert_eq!(addresses.admin, "127.0.0.1:40004".parse().unwrap());
