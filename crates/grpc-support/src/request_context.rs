@@ -283,8 +283,8 @@ impl Settings {
                 .with_metadata("method", method.to_string())
             }
             // Routes and generated servers send no message for a path they do
-            // not serve; an UNIMPLEMENTED with a message, such as tonic's
-            // for an unsupported compression, is left as it is.
+            // not serve. An UNIMPLEMENTED with a message, such as tonic's for
+            // an unsupported compression, is left as it is.
             tonic::Code::Unimplemented if status.message().is_empty() => ApiError::new(
                 tonic::Code::Unimplemented,
                 reason::METHOD_NOT_FOUND,

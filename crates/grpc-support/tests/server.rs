@@ -401,7 +401,7 @@ async fn check_raw(server: &TestServer, message: Vec<u8>) -> Result<Vec<u8>, ton
 }
 
 /// tonic rejects a request compressed with an encoding the server does not
-/// accept with UNIMPLEMENTED and a message; that status is about the
+/// accept with UNIMPLEMENTED and a message. That status is about the
 /// encoding, not a missing method, so it keeps tonic's message.
 #[tokio::test]
 async fn unsupported_compression_not_reported_as_missing_method() {

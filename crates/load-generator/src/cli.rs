@@ -245,7 +245,7 @@ impl Cli {
     }
 }
 
-/// Longest duration accepted: one day, far beyond any benchmark phase.
+/// Maximum duration accepted: one day, far beyond any benchmark phase.
 pub const MAX_DURATION: Duration = Duration::from_secs(86_400);
 
 /// Parses a duration: a number of seconds (`30`), or a number with the unit
